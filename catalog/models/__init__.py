@@ -1,0 +1,31 @@
+"""The catalog's data model, one module per concern."""
+
+from catalog.models.benchmarks import BenchmarkResult
+from catalog.models.crops import Crop
+from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
+from catalog.models.views import View, ViewLayer
+from catalog.models.vocabulary import CellType, Institution, LabelClass, Organism, Tissue, Treatment
+from catalog.models.volumes import Mesh, SegmentLabel, Volume, VolumeChannel
+
+__all__ = [
+    "DOI",
+    "BenchmarkResult",
+    "CellType",
+    "Collection",
+    "CollectionDownload",
+    "Crop",
+    "Dataset",
+    "DatasetDOI",
+    "Institution",
+    "LabelClass",
+    "Mesh",
+    "Organism",
+    "Publication",
+    "SegmentLabel",
+    "Tissue",
+    "Treatment",
+    "View",
+    "ViewLayer",
+    "Volume",
+    "VolumeChannel",
+]

@@ -1,0 +1,141 @@
+"""Shared vocabulary of the catalog: choices, validators and per-axis helpers.
+
+Every per-axis quantity is stored as one typed column per axis (``*_x``, ``*_y``, ``*_z``)
+so that the database can constrain and index it; ``axis_vector`` turns the columns back
+into the ``{"x": .., "y": .., "z": ..}`` objects that the manifests and the API use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+AXES = ("x", "y", "z")
+
+DOI_PATTERN = r"^10\.[0-9]{4,9}/[^\s]+$"
+DOI_RE = re.compile(DOI_PATTERN)
+HEX_COLOUR_PATTERN = r"^#[0-9a-f]{6}$"
+UBERON_PATTERN = r"^UBERON:[0-9]{7}$"
+
+hex_colour_validator = RegexValidator(HEX_COLOUR_PATTERN, "Colours are lower-case hex: #rrggbb.")
+doi_validator = RegexValidator(DOI_PATTERN, "A DOI looks like 10.<registrant>/<suffix>.")
+
+
+def axis_vector(obj: Any, prefix: str) -> dict[str, float] | None:
+    """Read ``prefix_x/y/z`` off a record as an axis object; None when no axis is set."""
+    values = {axis: getattr(obj, f"{prefix}_{axis}") for axis in AXES}
+    if all(value is None for value in values.values()):
+        return None
+    return values
+
+
+def set_axis_vector(obj: Any, prefix: str, vector: dict[str, float] | None) -> None:
+    """Write an axis object (or None) onto ``prefix_x/y/z``."""
+    for axis in AXES:
+        setattr(obj, f"{prefix}_{axis}", None if vector is None else vector.get(axis))
+
+
+def choices_constraint(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    """A database check that keeps a choice field inside its choices (blank allowed)."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": [*choices.values, ""]}), name=name)
+
+
+def positive_axes_constraint(prefix: str, name: str) -> models.CheckConstraint:
+    """A database check that every set axis of ``prefix`` is strictly positive."""
+    condition = Q()
+    for axis in AXES:
+        column = f"{prefix}_{axis}"
+        condition &= Q(**{f"{column}__isnull": True}) | Q(**{f"{column}__gt": 0})
+    return models.CheckConstraint(condition=condition, name=name)
+
+
+class Modality(models.TextChoices):
+    FIB_SEM = "fib-sem", "FIB-SEM"
+    EFIB_SEM = "efib-sem", "eFIB-SEM"
+    SBF_SEM = "sbf-sem", "SBF-SEM"
+    TEM = "tem", "TEM"
+    SEM = "sem", "SEM"
+    CONFOCAL = "confocal", "Confocal"
+    LIGHT_SHEET = "light-sheet", "Light-sheet"
+    SIM = "sim", "SIM"
+    PALM = "palm", "PALM"
+
+
+class SampleType(models.TextChoices):
+    CELL_CULTURE = "cell-culture", "Cell culture"
+    TISSUE = "tissue", "Tissue"
+    WHOLE_ORGANISM = "whole-organism", "Whole organism"
+
+
+class Fixation(models.TextChoices):
+    CHEMICAL = "chemical", "Chemical fixation"
+    HIGH_PRESSURE_FREEZING = "hpf", "High-pressure freezing"
+
+
+class SoftwareAvailability(models.TextChoices):
+    OPEN = "open", "Open"
+    PARTIALLY_OPEN = "partially open", "Partially open"
+    CLOSED = "closed", "Closed"
+
+
+class VolumeFormat(models.TextChoices):
+    OME_ZARR_04 = "ome-zarr-0.4", "OME-Zarr 0.4"
+    OME_ZARR_05 = "ome-zarr-0.5", "OME-Zarr 0.5"
+    ZARR_V2 = "zarr-v2", "Zarr v2"
+    ZARR_V3 = "zarr-v3", "Zarr v3"
+    N5 = "n5", "N5"
+    PRECOMPUTED = "precomputed", "Neuroglancer precomputed"
+    TIFF = "tiff", "TIFF"
+    HDF5 = "hdf5", "HDF5"
+
+
+class VolumeKind(models.TextChoices):
+    IMAGE = "image", "Image"
+    SEGMENTATION = "segmentation", "Segmentation"
+    MESH = "mesh", "Mesh"
+    ANNOTATION = "annotation", "Annotation"
+
+
+class ContentType(models.TextChoices):
+    EM = "em", "EM"
+    LM = "lm", "LM"
+    PREDICTION = "prediction", "Prediction"
+    SEGMENTATION = "segmentation", "Segmentation"
+    GROUND_TRUTH = "groundtruth", "Ground truth"
+    ANALYSIS = "analysis", "Analysis"
+
+
+class VolumeStatus(models.TextChoices):
+    OK = "ok", "OK"
+    MISSING = "missing", "Missing"
+    INVALID = "invalid", "Invalid"
+
+
+class MeshFormat(models.TextChoices):
+    LEGACY = "neuroglancer_legacy_mesh", "Neuroglancer legacy mesh"
+    MULTILOD_DRACO = "neuroglancer_multilod_draco", "Neuroglancer multi-LOD Draco"
+
+
+class CropSplit(models.TextChoices):
+    TRAIN = "train", "Train"
+    TEST = "test", "Test"
+
+
+class Metric(models.TextChoices):
+    IOU = "iou", "IoU"
+    DICE = "dice", "Dice"
+    ACCURACY = "accuracy", "Accuracy"
+    PRECISION = "precision", "Precision"
+    RECALL = "recall", "Recall"
+    F1 = "f1", "F1"
+    HAUSDORFF = "hausdorff", "Hausdorff distance"
+
+
+class DoiGroup(models.TextChoices):
+    DATASET = "dataset", "Dataset"
+    EM = "em", "EM"
+    SEGMENTATIONS = "segmentations", "Segmentations"

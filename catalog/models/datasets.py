@@ -1,0 +1,223 @@
+"""Datasets, their DOIs and publications, and the collections that group them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from catalog.models.base import (
+    DOI_PATTERN,
+    DoiGroup,
+    Fixation,
+    Modality,
+    SampleType,
+    SoftwareAvailability,
+    choices_constraint,
+    doi_validator,
+    positive_axes_constraint,
+)
+
+
+class DOI(models.Model):
+    """A Digital Object Identifier, stored lower-case without the resolver prefix."""
+
+    value = models.CharField(max_length=255, unique=True, validators=[doi_validator])
+
+    class Meta:
+        ordering = ["value"]
+        verbose_name = "DOI"
+        constraints = [
+            models.CheckConstraint(condition=Q(value__regex=DOI_PATTERN), name="doi_format"),
+            models.CheckConstraint(condition=Q(value=Lower("value")), name="doi_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def url(self) -> str:
+        return f"https://doi.org/{self.value}"
+
+
+class Publication(models.Model):
+    """A paper or preprint that describes or uses datasets."""
+
+    title = models.TextField(help_text="Title or citation text as the source gives it.")
+    authors = models.CharField(max_length=500, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    doi = models.OneToOneField(DOI, null=True, blank=True, on_delete=models.PROTECT, related_name="publication")
+    url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-year", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | Q(year__gte=1900, year__lte=2100), name="publication_year_range"
+            ),
+            models.UniqueConstraint(fields=["title"], condition=Q(doi__isnull=True), name="publication_title_no_doi"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Dataset(models.Model):
+    """One imaged sample: its metadata, acquisition and the volumes, crops and views made from it."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text="Stable identifier used in every URL.")
+    title = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+
+    organism = models.ForeignKey(
+        "catalog.Organism", null=True, blank=True, on_delete=models.PROTECT, related_name="datasets"
+    )
+    tissues = models.ManyToManyField("catalog.Tissue", blank=True, related_name="datasets")
+    cell_types = models.ManyToManyField("catalog.CellType", blank=True, related_name="datasets")
+    treatments = models.ManyToManyField("catalog.Treatment", blank=True, related_name="datasets")
+    sample_type = models.CharField(max_length=20, choices=SampleType.choices, blank=True)
+
+    sample_protocol = models.TextField(blank=True)
+    fixation = models.CharField(max_length=10, choices=Fixation.choices, blank=True)
+    embedding = models.CharField(max_length=200, blank=True)
+    contributions = models.TextField(blank=True)
+    acknowledgements = models.TextField(blank=True)
+    institutions = models.ManyToManyField("catalog.Institution", blank=True, related_name="datasets")
+
+    modality = models.CharField(max_length=20, choices=Modality.choices, blank=True)
+    instrument = models.CharField(max_length=200, blank=True)
+    acquisition_id = models.CharField(max_length=200, blank=True)
+    acquisition_institution = models.CharField(max_length=200, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    duration_days = models.PositiveIntegerField(null=True, blank=True)
+    bias_voltage_v = models.FloatField(null=True, blank=True, help_text="FIB-SEM bias voltage (V).")
+    scan_rate_mhz = models.FloatField(null=True, blank=True, help_text="FIB-SEM scan rate (MHz).")
+    current_na = models.FloatField(null=True, blank=True, help_text="FIB-SEM beam current (nA).")
+    primary_energy_ev = models.FloatField(null=True, blank=True, help_text="FIB-SEM primary energy (eV).")
+
+    voxel_size_x = models.FloatField(null=True, blank=True, help_text="nm")
+    voxel_size_y = models.FloatField(null=True, blank=True, help_text="nm")
+    voxel_size_z = models.FloatField(null=True, blank=True, help_text="nm")
+    extent_x = models.FloatField(null=True, blank=True, help_text="nm")
+    extent_y = models.FloatField(null=True, blank=True, help_text="nm")
+    extent_z = models.FloatField(null=True, blank=True, help_text="nm")
+
+    licence = models.CharField(max_length=200, blank=True)
+    licence_url = models.URLField(max_length=500, blank=True)
+    contact = models.CharField(max_length=300, blank=True)
+    thumbnail_url = models.URLField(max_length=500, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    software_availability = models.CharField(max_length=20, choices=SoftwareAvailability.choices, blank=True)
+    download_url = models.URLField(max_length=500, blank=True)
+    data_formats = models.JSONField(default=list, blank=True, help_text="File formats the data is published in.")
+    data_size = models.CharField(max_length=200, blank=True)
+    atlas = models.CharField(max_length=200, blank=True, help_text="Reference atlas the data is registered to.")
+    metrics = models.JSONField(default=list, blank=True, help_text="Evaluation metrics the source defines.")
+    published_state_url = models.CharField(
+        max_length=500, blank=True, help_text="Viewer state published upstream for this dataset."
+    )
+    provenance = models.TextField(blank=True, help_text="Where this record's facts come from.")
+
+    dois = models.ManyToManyField(DOI, through="catalog.DatasetDOI", blank=True, related_name="datasets")
+    publications = models.ManyToManyField(Publication, blank=True, related_name="datasets")
+
+    known_issues = models.JSONField(
+        default=list, blank=True, help_text="Upstream defects recorded by the manifest: [{field, message}]."
+    )
+    validation_errors = models.JSONField(
+        default=list, blank=True, help_text="Problems found when the record was loaded: [{field, message}]."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(slug=""), name="dataset_slug_not_blank"),
+            choices_constraint("sample_type", SampleType, "dataset_sample_type_valid"),
+            choices_constraint("fixation", Fixation, "dataset_fixation_valid"),
+            choices_constraint("modality", Modality, "dataset_modality_valid"),
+            choices_constraint("software_availability", SoftwareAvailability, "dataset_software_valid"),
+            positive_axes_constraint("voxel_size", "dataset_voxel_size_positive"),
+            positive_axes_constraint("extent", "dataset_extent_positive"),
+            models.CheckConstraint(
+                condition=Q(scan_rate_mhz__isnull=True) | Q(scan_rate_mhz__gt=0), name="dataset_scan_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(current_na__isnull=True) | Q(current_na__gt=0), name="dataset_current_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(primary_energy_ev__isnull=True) | Q(primary_energy_ev__gt=0),
+                name="dataset_primary_energy_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.slug
+
+
+class DatasetDOI(models.Model):
+    """A DOI attached to a dataset, for the whole dataset or one group of its volumes."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="dataset_dois")
+    doi = models.ForeignKey(DOI, on_delete=models.PROTECT, related_name="dataset_links")
+    group = models.CharField(max_length=20, choices=DoiGroup.choices, default=DoiGroup.DATASET)
+
+    class Meta:
+        ordering = ["dataset", "group", "doi"]
+        verbose_name = "dataset DOI"
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "doi"], name="datasetdoi_unique"),
+            choices_constraint("group", DoiGroup, "datasetdoi_group_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset}: {self.doi} ({self.get_group_display()})"
+
+
+class Collection(models.Model):
+    """A curated group of datasets with its own description and DOI (a release, a challenge)."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    doi = models.ForeignKey(DOI, null=True, blank=True, on_delete=models.PROTECT, related_name="collections")
+    url = models.URLField(max_length=500, blank=True)
+    thumbnail_url = models.URLField(max_length=500, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    datasets = models.ManyToManyField(Dataset, blank=True, related_name="collections")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [models.CheckConstraint(condition=~Q(title=""), name="collection_title_not_blank")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CollectionDownload(models.Model):
+    """A pre-packaged download bundle of a collection."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="downloads")
+    name = models.CharField(max_length=200)
+    url = models.CharField(max_length=500)
+    all_resolutions = models.BooleanField(default=False)
+    raw_padding = models.PositiveIntegerField(default=0, help_text="EM padding around each crop (voxels).")
+
+    class Meta:
+        ordering = ["collection", "name"]
+        constraints = [models.UniqueConstraint(fields=["collection", "name"], name="collectiondownload_unique")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,54 @@
+"""Curated views: a camera on a dataset with a chosen set of layers."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class View(models.Model):
+    """A curated camera position, scale and orientation over some of a dataset's volumes."""
+
+    dataset = models.ForeignKey("catalog.Dataset", on_delete=models.CASCADE, related_name="views")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    position_x = models.FloatField(null=True, blank=True, help_text="nm")
+    position_y = models.FloatField(null=True, blank=True, help_text="nm")
+    position_z = models.FloatField(null=True, blank=True, help_text="nm")
+    scale = models.FloatField(null=True, blank=True, help_text="Cross-section scale, nm per screen pixel.")
+    orientation = models.JSONField(
+        null=True, blank=True, help_text="Cross-section orientation quaternion [x, y, z, w]."
+    )
+    organelles = models.ManyToManyField("catalog.LabelClass", blank=True, related_name="views")
+    validation_errors = models.JSONField(default=list, blank=True, help_text="[{field, message}]")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="view_unique_name"),
+            models.CheckConstraint(condition=Q(scale__isnull=True) | Q(scale__gt=0), name="view_scale_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}: {self.name}"
+
+
+class ViewLayer(models.Model):
+    """One layer of a view, in order. ``volume`` is empty when the name matches no volume of
+    the dataset: the view keeps the name and records the dangling reference as an error."""
+
+    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="layers")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=200)
+    volume = models.ForeignKey(
+        "catalog.Volume", null=True, blank=True, on_delete=models.SET_NULL, related_name="view_layers"
+    )
+
+    class Meta:
+        ordering = ["view", "position"]
+        constraints = [models.UniqueConstraint(fields=["view", "position"], name="viewlayer_unique_position")]
+
+    def __str__(self) -> str:
+        return self.name

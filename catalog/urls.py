@@ -1,0 +1,5 @@
+"""URLs of the browse pages."""
+
+app_name = "catalog"
+
+urlpatterns: list = []
