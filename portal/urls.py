@@ -7,6 +7,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/states/", include("catalog.api.state_urls")),
+    path("api/ingest/", include("catalog.api.ingest_urls")),
     path("api/", include("catalog.api.urls")),
     path("", include("catalog.urls")),
 ]

@@ -1,0 +1,56 @@
+# Two commands matter: `make run` (set up everything, serve the portal with the reference
+# catalog on http://127.0.0.1:8000) and `make test` (the test suite). Both create the
+# project's own virtual environment from the pinned requirements.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv viewer migrate catalog lint format bench bench-small worker clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The self-hosted Neuroglancer client; without Node the portal links to the public viewer.
+viewer:
+	@if command -v npm >/dev/null 2>&1; then bash viewer/build.sh; \
+	else echo "make viewer: Node.js/npm not found; the portal will open datasets in the public Neuroglancer viewer."; fi
+
+migrate: venv
+	$(PY) manage.py migrate --no-input
+
+catalog: migrate
+	$(PY) manage.py load_catalog
+
+run: venv viewer catalog
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+worker: venv
+	$(VENV)/bin/celery -A portal worker --loglevel=info
+
+bench: venv
+	$(PY) -m bench.run
+
+bench-small: venv
+	$(PY) -m bench.run --small
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

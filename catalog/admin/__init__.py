@@ -1,0 +1,3 @@
+"""Django admin registrations, one module per concern."""
+
+from catalog.admin import core  # noqa: F401

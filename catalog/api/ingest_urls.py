@@ -1,0 +1,3 @@
+"""URLs of the staff-only ingest endpoints."""
+
+urlpatterns: list = []

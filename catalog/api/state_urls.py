@@ -1,0 +1,3 @@
+"""URLs of the Neuroglancer viewer states."""
+
+urlpatterns: list = []
