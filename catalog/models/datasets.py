@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -131,6 +132,16 @@ class Dataset(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Search (catalog/search.py keeps both fresh through refresh_search_index). On PostgreSQL the
+    # search migration adds GIN indexes: on search_vector, and pg_trgm's gin_trgm_ops on search_text;
+    # they live in the migration, not in Meta, so that SQLite table rebuilds never meet them.
+    search_vector = SearchVectorField(
+        null=True, editable=False, help_text="Weighted tsvector: A title and slug, B description, C vocabulary names."
+    )
+    search_text = models.TextField(
+        blank=True, editable=False, help_text="Every searchable name and text, for typo matching and SQLite."
+    )
 
     class Meta:
         ordering = ["slug"]
