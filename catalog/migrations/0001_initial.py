@@ -189,7 +189,7 @@ class Migration(migrations.Migration):
                 ('shape_x', models.PositiveIntegerField(help_text='voxels')),
                 ('shape_y', models.PositiveIntegerField(help_text='voxels')),
                 ('shape_z', models.PositiveIntegerField(help_text='voxels')),
-                ('labels_url', models.CharField(help_text="Group holding one label array per class and 'all'.", max_length=1000)),
+                ('labels_url', models.CharField(blank=True, help_text="Group with one label array per class and 'all'; blank while withheld.", max_length=1000)),
                 ('published_state_url', models.CharField(blank=True, max_length=500)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
@@ -304,7 +304,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('description', models.TextField(blank=True)),
                 ('url', models.CharField(blank=True, max_length=1000)),
-                ('format', models.CharField(choices=[('ome-zarr-0.4', 'OME-Zarr 0.4'), ('ome-zarr-0.5', 'OME-Zarr 0.5'), ('zarr-v2', 'Zarr v2'), ('zarr-v3', 'Zarr v3'), ('n5', 'N5'), ('precomputed', 'Neuroglancer precomputed'), ('tiff', 'TIFF'), ('hdf5', 'HDF5')], max_length=20)),
+                ('format', models.CharField(blank=True, choices=[('ome-zarr-0.4', 'OME-Zarr 0.4'), ('ome-zarr-0.5', 'OME-Zarr 0.5'), ('zarr-v2', 'Zarr v2'), ('zarr-v3', 'Zarr v3'), ('n5', 'N5'), ('precomputed', 'Neuroglancer precomputed'), ('tiff', 'TIFF'), ('hdf5', 'HDF5')], help_text='Blank when unknown.', max_length=20)),
                 ('kind', models.CharField(choices=[('image', 'Image'), ('segmentation', 'Segmentation'), ('mesh', 'Mesh'), ('annotation', 'Annotation')], max_length=20)),
                 ('content_type', models.CharField(choices=[('em', 'EM'), ('lm', 'LM'), ('prediction', 'Prediction'), ('segmentation', 'Segmentation'), ('groundtruth', 'Ground truth'), ('analysis', 'Analysis')], max_length=20)),
                 ('dtype', models.CharField(blank=True, max_length=20)),
@@ -457,7 +457,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='crop',
-            constraint=models.CheckConstraint(condition=models.Q(('labels_url', ''), _negated=True), name='crop_labels_url_not_blank'),
+            constraint=models.CheckConstraint(condition=models.Q(('split', 'test'), models.Q(('labels_url', ''), _negated=True), _connector='OR'), name='crop_training_labels_published'),
         ),
         migrations.AddConstraint(
             model_name='benchmarkresult',
@@ -553,7 +553,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='volume',
-            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['ome-zarr-0.4', 'ome-zarr-0.5', 'zarr-v2', 'zarr-v3', 'n5', 'precomputed', 'tiff', 'hdf5'])), name='volume_format_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['ome-zarr-0.4', 'ome-zarr-0.5', 'zarr-v2', 'zarr-v3', 'n5', 'precomputed', 'tiff', 'hdf5', ''])), name='volume_format_valid'),
         ),
         migrations.AddConstraint(
             model_name='volume',

@@ -29,7 +29,9 @@ class Crop(models.Model):
     shape_y = models.PositiveIntegerField(help_text="voxels")
     shape_z = models.PositiveIntegerField(help_text="voxels")
     label_classes = models.ManyToManyField("catalog.LabelClass", blank=True, related_name="crops")
-    labels_url = models.CharField(max_length=1000, help_text="Group holding one label array per class and 'all'.")
+    labels_url = models.CharField(
+        max_length=1000, blank=True, help_text="Group with one label array per class and 'all'; blank while withheld."
+    )
     published_state_url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -41,7 +43,9 @@ class Crop(models.Model):
             models.CheckConstraint(condition=Q(split__in=CropSplit.values), name="crop_split_valid"),
             positive_axes_constraint("voxel_size", "crop_voxel_size_positive"),
             positive_axes_constraint("shape", "crop_shape_positive"),
-            models.CheckConstraint(condition=~Q(labels_url=""), name="crop_labels_url_not_blank"),
+            models.CheckConstraint(
+                condition=Q(split=CropSplit.TEST) | ~Q(labels_url=""), name="crop_training_labels_published"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
     VolumeStatus,
+    choices_constraint,
     hex_colour_validator,
     positive_axes_constraint,
 )
@@ -38,7 +39,7 @@ class Volume(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     url = models.CharField(max_length=1000, blank=True)
-    format = models.CharField(max_length=20, choices=VolumeFormat.choices)
+    format = models.CharField(max_length=20, choices=VolumeFormat.choices, blank=True, help_text="Blank when unknown.")
     kind = models.CharField(max_length=20, choices=VolumeKind.choices)
     content_type = models.CharField(max_length=20, choices=ContentType.choices)
     label_class = models.ForeignKey(
@@ -79,7 +80,7 @@ class Volume(models.Model):
             models.UniqueConstraint(fields=["dataset", "name"], name="volume_unique_name"),
             models.UniqueConstraint(fields=["url"], condition=~Q(url=""), name="volume_unique_url"),
             models.CheckConstraint(condition=~Q(name=""), name="volume_name_not_blank"),
-            models.CheckConstraint(condition=Q(format__in=VolumeFormat.values), name="volume_format_valid"),
+            choices_constraint("format", VolumeFormat, "volume_format_valid"),
             models.CheckConstraint(condition=Q(kind__in=VolumeKind.values), name="volume_kind_valid"),
             models.CheckConstraint(condition=Q(content_type__in=ContentType.values), name="volume_content_type_valid"),
             models.CheckConstraint(condition=Q(status__in=VolumeStatus.values), name="volume_status_valid"),

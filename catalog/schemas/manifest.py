@@ -1,0 +1,397 @@
+"""pydantic models of the catalog manifest format.
+
+A catalog directory holds ``vocabulary.json`` (organisms and tissues), ``label-classes.json``,
+``collections/<slug>.json`` and ``datasets/<slug>.json``. Every length is in nm and every
+per-axis vector is an object keyed by axis name. The same models validate the payloads that
+curators send to the REST API, so a record means the same thing whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+import webcolors
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from catalog.models.base import (
+    DOI_RE,
+    ContentType,
+    CropSplit,
+    DoiGroup,
+    Fixation,
+    MeshFormat,
+    Metric,
+    Modality,
+    SampleType,
+    SoftwareAvailability,
+    VolumeFormat,
+    VolumeKind,
+)
+
+DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
+
+
+def normalise_doi(value: str) -> str:
+    """Strip a resolver prefix and lower-case: DOIs are case-insensitive, stored one way."""
+    text = value.strip()
+    for prefix in DOI_PREFIXES:
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    text = text.lower()
+    if not DOI_RE.match(text):
+        raise ValueError(f"{value!r} is not a DOI (expected 10.<registrant>/<suffix>)")
+    return text
+
+
+def normalise_colour(value: str) -> str:
+    """Accept a CSS colour name or hex and store lower-case ``#rrggbb``; blank means none."""
+    text = value.strip().lower()
+    if not text:
+        return ""
+    try:
+        if text.startswith("#"):
+            return webcolors.normalize_hex(text)
+        return webcolors.name_to_hex(text.replace(" ", ""))
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a CSS colour name or #rrggbb") from error
+
+
+Doi = Annotated[str, AfterValidator(normalise_doi)]
+Colour = Annotated[str, AfterValidator(normalise_colour)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=100)]
+
+
+def _blank_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+OptionalDate = Annotated[datetime.date | None, BeforeValidator(_blank_to_none)]
+
+
+class Strict(BaseModel):
+    """Base for every manifest model: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Issue(Strict):
+    """A problem with a record: which field, and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class AxisVector(Strict):
+    x: float
+    y: float
+    z: float
+
+
+class PositiveVector(Strict):
+    x: PositiveFloat
+    y: PositiveFloat
+    z: PositiveFloat
+
+
+class ScaleVector(Strict):
+    """Per-axis voxel size in nm; negative flips the axis, zero is never valid."""
+
+    x: float
+    y: float
+    z: float
+
+    @field_validator("x", "y", "z")
+    @classmethod
+    def _non_zero(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("must not be zero (a negative value flips the axis)")
+        return value
+
+
+class ShapeVector(Strict):
+    x: PositiveInt
+    y: PositiveInt
+    z: PositiveInt
+
+
+class OrganismManifest(Strict):
+    name: Name
+    slug: Slug
+    common_name: str = ""
+    ncbi_taxonomy_id: PositiveInt | None = None
+
+
+class TissueManifest(Strict):
+    name: Name
+    slug: Slug
+    uberon_id: Annotated[str, Field(pattern=r"^(UBERON:[0-9]{7})?$")] = ""
+
+
+class VocabularyManifest(Strict):
+    organisms: list[OrganismManifest] = []
+    tissues: list[TissueManifest] = []
+
+
+class LabelClassManifest(Strict):
+    name: ClassName
+    label_id: PositiveInt | None = None
+    long_name: str = ""
+    description: str = ""
+    colour: Colour = ""
+    members: list[ClassName] = []
+    instance_scored: bool = False
+    semantic_scored: bool = False
+    aliases: list[str] = []
+
+
+class LabelClassesManifest(Strict):
+    classes: list[LabelClassManifest]
+
+    @model_validator(mode="after")
+    def _unique(self) -> LabelClassesManifest:
+        _require_unique([c.name for c in self.classes], "classes", "name")
+        _require_unique([c.label_id for c in self.classes if c.label_id is not None], "classes", "label_id")
+        return self
+
+
+class ContrastLimits(Strict):
+    """The slider's range (min..max) and the values shown black and white (start..end)."""
+
+    min: float
+    max: float
+    start: float
+    end: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContrastLimits:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class DisplaySettings(Strict):
+    contrast: ContrastLimits | None = None
+    colour: Colour = ""
+    invert_lut: bool = False
+
+
+class ChannelManifest(Strict):
+    name: str = ""
+    colour: Colour = ""
+
+
+class SegmentLabelManifest(Strict):
+    value: NonNegativeInt
+    name: Name
+    colour: Colour = ""
+    label_class: ClassName | None = None
+
+
+class MeshManifest(Strict):
+    name: Name
+    description: str = ""
+    url: Annotated[str, Field(min_length=1, max_length=1000)]
+    format: MeshFormat
+    scale_nm: ScaleVector = ScaleVector(x=1.0, y=1.0, z=1.0)
+    translation_nm: AxisVector = AxisVector(x=0.0, y=0.0, z=0.0)
+    segment_ids: list[int] = []
+
+
+class VolumeManifest(Strict):
+    name: Name
+    description: str = ""
+    url: Annotated[str, Field(max_length=1000)] = ""
+    format: VolumeFormat | None = None
+    kind: VolumeKind
+    content_type: ContentType
+    label_class: ClassName | None = None
+    dtype: str = ""
+    axes: Annotated[str, Field(pattern=r"^[a-z]*$", max_length=10)] = ""
+    shape: ShapeVector | None = None
+    channels: list[ChannelManifest] = []
+    scale_nm: ScaleVector | None = None
+    translation_nm: AxisVector | None = None
+    scale_levels: PositiveInt | None = None
+    display: DisplaySettings | None = None
+    provenance: str = ""
+    segment_labels: list[SegmentLabelManifest] = []
+    meshes: list[MeshManifest] = []
+
+    @model_validator(mode="after")
+    def _unique_children(self) -> VolumeManifest:
+        _require_unique([s.value for s in self.segment_labels], "segment_labels", "value")
+        _require_unique([m.url for m in self.meshes], "meshes", "url")
+        return self
+
+
+class CropManifest(Strict):
+    number: PositiveInt
+    split: CropSplit
+    voxel_size_nm: PositiveVector
+    translation_nm: AxisVector
+    shape: ShapeVector
+    label_classes: list[ClassName] = []
+    labels_url: Annotated[str, Field(max_length=1000)] = ""
+    published_state_url: str = ""
+
+    @model_validator(mode="after")
+    def _labels_where_published(self) -> CropManifest:
+        if self.split == CropSplit.TRAIN and not self.labels_url:
+            raise ValueError("a training crop needs labels_url")
+        return self
+
+
+class ViewManifest(Strict):
+    name: Name
+    description: str = ""
+    position_nm: AxisVector | None = None
+    scale: PositiveFloat | None = None
+    orientation: Annotated[list[float], Field(min_length=4, max_length=4)] | None = None
+    layers: list[Name] = []
+    organelles: list[ClassName] = []
+
+
+class DoiManifest(Strict):
+    doi: Doi
+    group: DoiGroup = DoiGroup.DATASET
+
+
+class PublicationManifest(Strict):
+    title: Annotated[str, Field(min_length=1)]
+    authors: str = ""
+    year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    doi: Doi | None = None
+    url: str = ""
+
+
+class BenchmarkManifest(Strict):
+    method: Name
+    metric: Metric
+    label_class: ClassName | None = None
+    value: Annotated[float, Field(ge=0)]
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _ratio_metrics_at_most_one(self) -> BenchmarkManifest:
+        if self.metric != Metric.HAUSDORFF and self.value > 1:
+            raise ValueError(f"{self.metric} is a ratio between 0 and 1, got {self.value}")
+        return self
+
+
+class SampleManifest(Strict):
+    type: SampleType | None = None
+    protocol: str = ""
+    fixation: Fixation | None = None
+    embedding: str = ""
+    contributions: str = ""
+    cell_types: list[Name] = []
+    treatments: list[Name] = []
+
+
+class ImagingManifest(Strict):
+    modality: Modality | None = None
+    instrument: str = ""
+    acquisition_id: str = ""
+    institution: str = ""
+    start_date: OptionalDate = None
+    duration_days: NonNegativeInt | None = None
+    bias_voltage_v: float | None = None
+    scan_rate_mhz: PositiveFloat | None = None
+    current_na: PositiveFloat | None = None
+    primary_energy_ev: PositiveFloat | None = None
+    voxel_size_nm: PositiveVector | None = None
+    extent_nm: PositiveVector | None = None
+
+
+class DatasetManifest(Strict):
+    slug: Slug
+    title: str = ""
+    description: str = ""
+    organism: Name | None = None
+    tissues: list[Name] = []
+    sample: SampleManifest = SampleManifest()
+    imaging: ImagingManifest = ImagingManifest()
+    institutions: list[Name] = []
+    acknowledgements: str = ""
+    licence: str = ""
+    licence_url: str = ""
+    contact: str = ""
+    thumbnail_url: str = ""
+    release_date: OptionalDate = None
+    version: str = ""
+    tags: list[str] = []
+    software_availability: SoftwareAvailability | None = None
+    download_url: str = ""
+    data_formats: list[str] = []
+    data_size: str = ""
+    atlas: str = ""
+    metrics: list[Metric] = []
+    published_state_url: str = ""
+    provenance: str = ""
+    known_issues: list[Issue] = []
+    dois: list[DoiManifest] = []
+    publications: list[PublicationManifest] = []
+    volumes: list[VolumeManifest] = []
+    crops: list[CropManifest] = []
+    views: list[ViewManifest] = []
+    benchmarks: list[BenchmarkManifest] = []
+
+    @model_validator(mode="after")
+    def _unique_children(self) -> DatasetManifest:
+        _require_unique([d.doi for d in self.dois], "dois", "doi")
+        _require_unique([v.name for v in self.volumes], "volumes", "name")
+        _require_unique([v.url for v in self.volumes if v.url], "volumes", "url")
+        _require_unique([c.number for c in self.crops], "crops", "number")
+        _require_unique([v.name for v in self.views], "views", "name")
+        return self
+
+
+class DownloadManifest(Strict):
+    name: Name
+    url: Annotated[str, Field(min_length=1)]
+    all_resolutions: bool = False
+    raw_padding: NonNegativeInt = 0
+
+
+class CollectionManifest(Strict):
+    slug: Slug
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    summary: str = ""
+    description: str = ""
+    doi: Doi | None = None
+    url: str = ""
+    thumbnail_url: str = ""
+    tags: list[str] = []
+    authors: list[str] = []
+    release_date: OptionalDate = None
+    datasets: list[Slug] = []
+    downloads: list[DownloadManifest] = []
+
+    @model_validator(mode="after")
+    def _unique_children(self) -> CollectionManifest:
+        _require_unique(self.datasets, "datasets", "slug")
+        _require_unique([d.name for d in self.downloads], "downloads", "name")
+        return self
+
+
+def _require_unique(values: list, collection: str, key: str) -> None:
+    seen: set = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{collection}: {key} {value!r} appears more than once")
+        seen.add(value)
