@@ -3,6 +3,7 @@
 from catalog.models.benchmarks import BenchmarkResult
 from catalog.models.crops import Crop
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
+from catalog.models.saved_states import SavedState
 from catalog.models.views import View, ViewLayer
 from catalog.models.vocabulary import CellType, Institution, LabelClass, Organism, Tissue, Treatment
 from catalog.models.volumes import Mesh, SegmentLabel, Volume, VolumeChannel
@@ -21,6 +22,7 @@ __all__ = [
     "Mesh",
     "Organism",
     "Publication",
+    "SavedState",
     "SegmentLabel",
     "Tissue",
     "Treatment",

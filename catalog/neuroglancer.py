@@ -1,0 +1,710 @@
+"""Neuroglancer viewer states from catalog data: pure functions, no database, no I/O.
+
+Every state is built with the ``neuroglancer`` package's ``ViewerState`` and layer classes
+and emitted with ``to_json()``, so each one is a state that package parses.
+
+Coordinates, one convention for every state: the global coordinate space is a voxel grid
+with axes x, y, z in metres. It is the dataset's voxel size (the crop's label voxel size in
+a crop state; for a dataset without one, the volume's own voxel size, else 1 nm). Positions,
+bounding boxes and zoom levels are expressed in those voxels, so stepping through z moves
+one slice. A source whose voxel size the catalog knows gets an explicit transform: its input
+dimensions are ``|scale|`` per axis, the matrix diagonal is the sign of the scale (negative
+OpenOrganelle scales flip that axis) and the translation is in global voxels. A source
+without a catalogued scale (the challenge's OME-Zarr) keeps the placement its own metadata
+gives it. Neuroglancer scales every source to the global grid, so anisotropic data
+(40 x 10 x 10 nm, 4 x 4 x 5.24 nm) keeps its true proportions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import neuroglancer
+
+AXES = ("x", "y", "z")
+NANOMETRE = 1e-9
+FALLBACK_VOXEL_NM: tuple[float, float, float] = (1.0, 1.0, 1.0)
+PANEL_PIXELS = 400
+"""On-screen size (pixels) that a fitted volume spans in one panel of the 4panel layout."""
+PROJECTION_MARGIN = 1.5
+"""The 3D panel shows this multiple of the volume's largest side."""
+MAX_DEFAULT_VISIBLE_SEGMENTATIONS = 5
+
+Vec3 = tuple[float, float, float]
+
+SOURCE_PREFIXES = {
+    "ome-zarr-0.4": "zarr",
+    "zarr-v2": "zarr",
+    "ome-zarr-0.5": "zarr3",
+    "zarr-v3": "zarr3",
+    "n5": "n5",
+    "precomputed": "precomputed",
+}
+"""Catalog format -> Neuroglancer data source prefix."""
+UNSTREAMABLE_FORMATS = {"tiff": "TIFF", "hdf5": "HDF5"}
+OME_FORMATS = {"ome-zarr-0.4", "ome-zarr-0.5"}
+REMOTE_SCHEMES = {"s3", "gs", "http", "https"}
+DTYPE_RANGES: dict[str, tuple[float, float]] = {
+    "uint8": (0, 255),
+    "int8": (-128, 127),
+    "uint16": (0, 65535),
+    "int16": (-32768, 32767),
+    "uint32": (0, 4294967295),
+    "int32": (-2147483648, 2147483647),
+    "float32": (0.0, 1.0),
+    "float64": (0.0, 1.0),
+}
+"""Contrast used when the catalog has none: the data type's range (uint16 is not 0..255)."""
+INTEGER_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
+PRIMARY_IMAGE_CONTENT = ("em", "lm")
+CROP_BOX_COLOUR = "#ffff00"
+
+
+class NotViewableError(Exception):
+    """A volume's metadata cannot make a valid layer; ``field`` names what is wrong.
+
+    ``invalid`` separates broken metadata (unknown format, zero scale) from data that is
+    fine but not streamable by Neuroglancer (TIFF, HDF5, a local path).
+    """
+
+    def __init__(self, field: str, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.invalid = invalid
+
+    def as_error(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    index: int
+    name: str = ""
+    colour: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentLabelInfo:
+    value: int
+    name: str
+    colour: str = ""
+
+
+@dataclass(frozen=True)
+class MeshInfo:
+    name: str
+    url: str
+    format: str
+    scale: Vec3 = (1.0, 1.0, 1.0)
+    translation: Vec3 = (0.0, 0.0, 0.0)
+    segment_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """What a layer needs to know about one volume (nm per axis, x/y/z order)."""
+
+    id: int
+    name: str
+    url: str
+    format: str
+    kind: str
+    content_type: str
+    dtype: str = ""
+    axes: str = ""
+    shape: Vec3 | None = None
+    scale: Vec3 | None = None
+    translation: Vec3 | None = None
+    contrast_min: float | None = None
+    contrast_max: float | None = None
+    contrast_start: float | None = None
+    contrast_end: float | None = None
+    display_colour: str = ""
+    invert_lut: bool = False
+    label_class: str = ""
+    label_class_colour: str = ""
+    channels: tuple[ChannelInfo, ...] = ()
+    segment_labels: tuple[SegmentLabelInfo, ...] = ()
+    meshes: tuple[MeshInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    slug: str
+    title: str = ""
+    voxel_size: Vec3 | None = None
+    extent: Vec3 | None = None
+
+
+@dataclass(frozen=True)
+class LabelClassInfo:
+    name: str
+    label_id: int | None = None
+    colour: str = ""
+
+
+@dataclass(frozen=True)
+class CropInfo:
+    number: int
+    voxel_size: Vec3
+    translation: Vec3
+    shape: Vec3
+    labels_url: str
+    format: str = "ome-zarr-0.4"
+    label_classes: tuple[LabelClassInfo, ...] = ()
+
+    def label_url(self, class_name: str) -> str:
+        return f"{self.labels_url.rstrip('/')}/{class_name}"
+
+
+@dataclass(frozen=True)
+class ViewInfo:
+    name: str
+    position: Vec3 | None = None
+    scale: float | None = None
+    orientation: Sequence[float] | None = None
+
+
+@dataclass
+class StateResult:
+    """A state plus the volumes left out of it, each with the reason."""
+
+    state: dict
+    skipped: list[tuple[VolumeInfo, NotViewableError]] = field(default_factory=list)
+
+
+def _number(value: float) -> float:
+    """Round away float noise (4 * 1e-9) so states are stable and comparable."""
+    return float(f"{value:.12g}")
+
+
+def _voxel_centre(coordinate: float) -> float:
+    """Snap a position to the centre of the voxel holding it, as Neuroglancer does."""
+    return math.floor(coordinate) + 0.5
+
+
+def _finite(values: Iterable[float | None]) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+def storage_url(url: str, s3_endpoint: str = "") -> str:
+    """The URL a browser reads ``url`` from.
+
+    ``s3://bucket/key`` stays as is for AWS (Neuroglancer maps it to the public endpoint);
+    with an S3-compatible ``s3_endpoint`` it becomes ``<endpoint>/bucket/key`` (path style).
+    """
+    url = (url or "").strip()
+    if not url:
+        raise NotViewableError("url", "The volume has no storage location.")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in REMOTE_SCHEMES or not parts.netloc:
+        raise NotViewableError(
+            "url",
+            f"{url!r} is not a remote storage URL (s3://, gs://, http(s)://); Neuroglancer cannot read local files.",
+        )
+    url = url.rstrip("/")
+    if scheme == "s3" and s3_endpoint:
+        return f"{s3_endpoint.rstrip('/')}/{parts.netloc}{parts.path.rstrip('/')}"
+    return url
+
+
+def volume_source(url: str, format: str, s3_endpoint: str = "") -> str:
+    """The Neuroglancer data source for a volume: format prefix plus storage URL.
+
+    The one place that turns a catalogued location into a viewer source, so the storage
+    path shown on the pages and the layer source can never drift apart.
+    """
+    if format in UNSTREAMABLE_FORMATS:
+        raise NotViewableError(
+            "format",
+            f"{UNSTREAMABLE_FORMATS[format]} volumes cannot be streamed by Neuroglancer; "
+            "convert them to OME-Zarr to view them.",
+        )
+    prefix = SOURCE_PREFIXES.get(format)
+    if prefix is None:
+        raise NotViewableError("format", f"Unknown volume format {format!r}.", invalid=True)
+    return f"{prefix}://{storage_url(url, s3_endpoint)}"
+
+
+def mesh_source(url: str, s3_endpoint: str = "") -> str:
+    """Precomputed meshes (legacy or multi-LOD Draco) are both read by the precomputed source."""
+    return f"precomputed://{storage_url(url, s3_endpoint)}"
+
+
+def check_volume(volume: VolumeInfo, s3_endpoint: str = "") -> str:
+    """Raise ``NotViewableError`` when the volume cannot make a layer; else return its source."""
+    source = volume_source(volume.url, volume.format, s3_endpoint)
+    for name, vector in (("scale", volume.scale), ("translation", volume.translation), ("shape", volume.shape)):
+        if vector is not None and not _finite(vector):
+            raise NotViewableError(name, f"The volume's {name} is not a finite number per axis.", invalid=True)
+    if volume.scale is not None and any(v == 0 for v in volume.scale):
+        raise NotViewableError("scale", "A voxel size of zero cannot be displayed.", invalid=True)
+    if volume.shape is not None and any(v <= 0 for v in volume.shape):
+        raise NotViewableError("shape", "Every axis of the shape must be positive.", invalid=True)
+    contrast = (volume.contrast_min, volume.contrast_max, volume.contrast_start, volume.contrast_end)
+    if not all(v is None or math.isfinite(v) for v in contrast):
+        raise NotViewableError("contrast", "The display contrast is not a finite number.", invalid=True)
+    return source
+
+
+def global_voxel_size(dataset: DatasetInfo, volume: VolumeInfo | None = None) -> Vec3:
+    """The voxel grid of a state (nm): the dataset's, else the volume's, else 1 nm."""
+    candidates = [dataset.voxel_size]
+    if volume is not None and volume.scale is not None:
+        candidates.append(tuple(abs(v) for v in volume.scale))  # type: ignore[arg-type]
+    for candidate in candidates:
+        if candidate is not None and _finite(candidate) and all(v > 0 for v in candidate):
+            return candidate  # type: ignore[return-value]
+    return FALLBACK_VOXEL_NM
+
+
+def coordinate_space(voxel_nm: Vec3) -> neuroglancer.CoordinateSpace:
+    return neuroglancer.CoordinateSpace(names=list(AXES), units="m", scales=[_number(v * NANOMETRE) for v in voxel_nm])
+
+
+def _rgb_channels(volume: VolumeInfo) -> bool:
+    """Shown as RGB in one layer: several channels along an OME channel axis ``c``."""
+    return len(volume.channels) >= 2 and "c" in volume.axes and volume.format in OME_FORMATS
+
+
+def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
+    """Place a volume on the global grid from its catalogued scale and translation.
+
+    None when the catalog has no scale: the source's own metadata then places it. A
+    multichannel OME-Zarr also has its channel axis (``c'`` in Neuroglancer) turned into a
+    channel dimension ``c^`` so that one shader sees every channel.
+    """
+    rgb = _rgb_channels(volume)
+    output = coordinate_space(voxel_nm)
+    if volume.scale is None:
+        if not rgb:
+            return None
+        names, units, scales = [], [], []
+        for axis in volume.axes:
+            if axis == "c":
+                names.append("c^"), units.append(""), scales.append(1.0)
+            elif axis in AXES:
+                names.append(axis), units.append("m"), scales.append(_number(voxel_nm[AXES.index(axis)] * NANOMETRE))
+            else:
+                return None
+        return neuroglancer.CoordinateSpaceTransform(
+            output_dimensions=neuroglancer.CoordinateSpace(names=names, units=units, scales=scales)
+        )
+    translation = volume.translation or (0.0, 0.0, 0.0)
+    rank = 4 if rgb else 3
+    matrix = []
+    for i in range(3):
+        row = [0.0] * (rank + 1)
+        row[i] = -1.0 if volume.scale[i] < 0 else 1.0
+        row[rank] = _number(translation[i] / voxel_nm[i])
+        matrix.append(row)
+    input_names, input_units = list(AXES), ["m", "m", "m"]
+    input_scales = [_number(abs(v) * NANOMETRE) for v in volume.scale]
+    if rgb:
+        matrix.append([0.0, 0.0, 0.0, 1.0, 0.0])
+        input_names.append("c'"), input_units.append(""), input_scales.append(1.0)
+        output = neuroglancer.CoordinateSpace(
+            names=[*AXES, "c^"], units=["m", "m", "m", ""], scales=[*output.scales, 1.0]
+        )
+    return neuroglancer.CoordinateSpaceTransform(
+        input_dimensions=neuroglancer.CoordinateSpace(names=input_names, units=input_units, scales=input_scales),
+        output_dimensions=output,
+        matrix=matrix,
+    )
+
+
+def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
+    if tuple(mesh.scale) == (1.0, 1.0, 1.0) and tuple(mesh.translation) == (0.0, 0.0, 0.0):
+        return None
+    matrix = []
+    for i in range(3):
+        row = [0.0, 0.0, 0.0, _number(mesh.translation[i] / voxel_nm[i])]
+        row[i] = -1.0 if mesh.scale[i] < 0 else 1.0
+        matrix.append(row)
+    return neuroglancer.CoordinateSpaceTransform(
+        input_dimensions=neuroglancer.CoordinateSpace(
+            names=list(AXES), units="m", scales=[_number(abs(v) * NANOMETRE) for v in mesh.scale]
+        ),
+        output_dimensions=coordinate_space(voxel_nm),
+        matrix=matrix,
+    )
+
+
+def _contrast(volume: VolumeInfo) -> tuple[list[float], list[float]] | None:
+    """(range, window) for the invlerp control, from the display settings or the data type."""
+    default = DTYPE_RANGES.get(volume.dtype)
+    start = volume.contrast_start if volume.contrast_start is not None else volume.contrast_min
+    end = volume.contrast_end if volume.contrast_end is not None else volume.contrast_max
+    if start is None or end is None:
+        if default is None:
+            return None
+        start, end = start if start is not None else default[0], end if end is not None else default[1]
+    low = volume.contrast_min if volume.contrast_min is not None else min(start, end)
+    high = volume.contrast_max if volume.contrast_max is not None else max(start, end)
+    low, high = min(low, start, end), max(high, start, end)
+    if volume.dtype in INTEGER_DTYPES:
+        values = [round(v) for v in (start, end, low, high)]
+    else:
+        values = [_number(v) for v in (start, end, low, high)]
+    start, end, low, high = values
+    if start == end:
+        end = start + 1
+        high = max(high, end)
+    return [start, end], [low, high]
+
+
+def _colour_shader(colour: str, invert: bool) -> str:
+    value = "1.0 - normalized()" if invert else "normalized()"
+    lines = ["#uicontrol invlerp normalized"]
+    if colour:
+        lines.append(f'#uicontrol vec3 color color(default="{colour}")')
+        emit = "emitRGB(color * v);"
+    else:
+        emit = "emitGrayscale(v);"
+    return "\n".join([*lines, "void main() {", f"  float v = {value};", f"  {emit}", "}", ""])
+
+
+def _rgb_shader(channels: Sequence[ChannelInfo], invert: bool) -> str:
+    """One invlerp control per channel, each tinted with its catalogued colour."""
+    default_colours = ("#ff0000", "#00ff00", "#0000ff")
+    lines = []
+    body = ["void main() {", "  vec3 rgb = vec3(0.0);"]
+    for position, channel in enumerate(channels):
+        colour = channel.colour or default_colours[position % 3]
+        lines.append(f"#uicontrol invlerp ch{channel.index}(channel={channel.index})")
+        lines.append(f'#uicontrol vec3 color{channel.index} color(default="{colour}")')
+        value = f"1.0 - ch{channel.index}()" if invert else f"ch{channel.index}()"
+        body.append(f"  rgb += color{channel.index} * ({value});")
+    body += ["  emitRGB(min(rgb, vec3(1.0)));", "}", ""]
+    return "\n".join(lines + body)
+
+
+def image_layer(
+    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
+) -> neuroglancer.ImageLayer:
+    """An image layer with invlerp contrast, inverted LUT, colour or RGB channels.
+
+    A secondary image (a prediction, an extra channel) blends additively over the primary one.
+    """
+    source = neuroglancer.LayerDataSource(
+        url=check_volume(volume, s3_endpoint), transform=source_transform(volume, voxel_nm)
+    )
+    layer = neuroglancer.ImageLayer(source=[source], opacity=1.0)
+    contrast = _contrast(volume)
+    if _rgb_channels(volume):
+        layer.shader = _rgb_shader(sorted(volume.channels, key=lambda c: c.index), volume.invert_lut)
+        if contrast is not None:
+            layer.shader_controls = {
+                f"ch{c.index}": {"range": contrast[0], "window": contrast[1]} for c in volume.channels
+            }
+    else:
+        if volume.display_colour or volume.invert_lut:
+            layer.shader = _colour_shader(volume.display_colour, volume.invert_lut)
+        if contrast is not None:
+            layer.shader_controls = {"normalized": {"range": contrast[0], "window": contrast[1]}}
+    if not primary:
+        layer.blend = "additive"
+    return layer
+
+
+def segmentation_layer(volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "") -> neuroglancer.SegmentationLayer:
+    """A segmentation coloured by its label class, with its meshes as a second source.
+
+    Semantic labels (``SegmentLabel`` rows) get one colour per value and are all listed.
+    """
+    sources = [
+        neuroglancer.LayerDataSource(
+            url=check_volume(volume, s3_endpoint), transform=source_transform(volume, voxel_nm)
+        )
+    ]
+    segments: list[int] = []
+    for mesh in volume.meshes:
+        sources.append(
+            neuroglancer.LayerDataSource(
+                url=mesh_source(mesh.url, s3_endpoint), transform=_mesh_transform(mesh, voxel_nm)
+            )
+        )
+        segments.extend(mesh.segment_ids)
+    layer = neuroglancer.SegmentationLayer(source=sources)
+    default_colour = volume.label_class_colour or volume.display_colour
+    if default_colour:
+        layer.segment_default_color = default_colour
+    if volume.segment_labels:
+        layer.segment_colors = {label.value: label.colour for label in volume.segment_labels if label.colour}
+        segments.extend(label.value for label in volume.segment_labels if label.value != 0)
+    if segments:
+        layer.segments = sorted(set(segments))
+    return layer
+
+
+def volume_layer(
+    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
+) -> neuroglancer.Layer:
+    """The layer for one volume, by kind; raises ``NotViewableError`` when there is none."""
+    if volume.kind == "image":
+        return image_layer(volume, voxel_nm, s3_endpoint, primary=primary)
+    if volume.kind in ("segmentation", "mesh"):
+        if volume.kind == "mesh":
+            check_volume(volume, s3_endpoint)
+            return neuroglancer.SegmentationLayer(source=[mesh_source(volume.url, s3_endpoint)])
+        return segmentation_layer(volume, voxel_nm, s3_endpoint)
+    if volume.kind == "annotation":
+        return neuroglancer.AnnotationLayer(source=[check_volume(volume, s3_endpoint)])
+    raise NotViewableError("kind", f"Unknown volume kind {volume.kind!r}.", invalid=True)
+
+
+def volume_extent(volume: VolumeInfo) -> tuple[Vec3, Vec3] | None:
+    """(lower corner, size) of a volume in nm, when shape and scale are both known."""
+    if volume.shape is None or volume.scale is None:
+        return None
+    translation = volume.translation or (0.0, 0.0, 0.0)
+    ends = [translation[i] + volume.shape[i] * volume.scale[i] for i in range(3)]
+    lower = tuple(min(translation[i], ends[i]) for i in range(3))
+    size = tuple(abs(volume.shape[i] * volume.scale[i]) for i in range(3))
+    return lower, size  # type: ignore[return-value]
+
+
+def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3) -> None:
+    """Centre the view on a box (lower corner, size in nm) and zoom so it fills a panel."""
+    if box is None:
+        return
+    lower, size = box
+    state.position = [_voxel_centre((lower[i] + size[i] / 2) / voxel_nm[i]) for i in range(3)]
+    largest = max(size)
+    if largest > 0:
+        canonical = min(voxel_nm)
+        state.cross_section_scale = _number(largest / canonical / PANEL_PIXELS)
+        state.projection_scale = _number(largest / canonical * PROJECTION_MARGIN)
+
+
+def _new_state(voxel_nm: Vec3) -> neuroglancer.ViewerState:
+    state = neuroglancer.ViewerState()
+    state.dimensions = coordinate_space(voxel_nm)
+    state.layout = "4panel"
+    return state
+
+
+def _emit(state: neuroglancer.ViewerState) -> dict:
+    """The state as JSON, round-tripped through ``ViewerState`` so only parseable states leave."""
+    data = json.loads(json.dumps(state.to_json()))
+    neuroglancer.ViewerState(data)
+    return data
+
+
+def _dataset_box(dataset: DatasetInfo) -> tuple[Vec3, Vec3] | None:
+    if dataset.extent is None or not _finite(dataset.extent) or not all(v > 0 for v in dataset.extent):
+        return None
+    return (0.0, 0.0, 0.0), dataset.extent
+
+
+def _is_primary_image(volume: VolumeInfo) -> bool:
+    return volume.kind == "image" and volume.content_type in PRIMARY_IMAGE_CONTENT
+
+
+def _order(volumes: Iterable[VolumeInfo]) -> list[VolumeInfo]:
+    """Draw order: EM/LM images first (underneath), then everything else in the given order."""
+    volumes = list(volumes)
+    return [v for v in volumes if _is_primary_image(v)] + [v for v in volumes if not _is_primary_image(v)]
+
+
+def _add_layers(
+    state: neuroglancer.ViewerState,
+    volumes: Sequence[VolumeInfo],
+    voxel_nm: Vec3,
+    s3_endpoint: str,
+    visible: set[int] | None,
+) -> list[tuple[VolumeInfo, NotViewableError]]:
+    skipped = []
+    primary_seen = False
+    for volume in _order(volumes):
+        try:
+            primary = _is_primary_image(volume) and not primary_seen
+            layer = volume_layer(volume, voxel_nm, s3_endpoint, primary=primary)
+        except NotViewableError as error:
+            skipped.append((volume, error))
+            continue
+        primary_seen = primary_seen or primary
+        shown = visible is None or volume.id in visible
+        state.layers.append(name=volume.name, layer=layer, visible=shown)
+    if len(state.layers):
+        state.selected_layer.layer = state.layers[0].name
+    return skipped
+
+
+def default_visible(volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> set[int]:
+    """Volumes shown when a dataset opens: its first viewable EM/LM image and a few segmentations.
+
+    Segmentations with meshes (the curated, rendered ones) come first; predictions,
+    analyses and further images are listed but hidden.
+    """
+    viewable = []
+    for volume in volumes:
+        try:
+            check_volume(volume, s3_endpoint)
+        except NotViewableError:
+            continue
+        viewable.append(volume)
+    shown: set[int] = set()
+    images = [v for v in viewable if _is_primary_image(v)]
+    if images:
+        shown.add(images[0].id)
+    segmentations = [v for v in viewable if v.kind == "segmentation" and v.content_type != "prediction"]
+    segmentations.sort(key=lambda v: not v.meshes)
+    shown.update(v.id for v in segmentations[:MAX_DEFAULT_VISIBLE_SEGMENTATIONS])
+    if not shown and viewable:
+        shown.add(viewable[0].id)
+    return shown
+
+
+def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = "") -> dict:
+    """One volume, centred on itself (or on the dataset when its size is unknown)."""
+    voxel_nm = global_voxel_size(dataset, volume)
+    state = _new_state(voxel_nm)
+    layer = volume_layer(volume, voxel_nm, s3_endpoint)
+    state.layers.append(name=volume.name, layer=layer)
+    state.selected_layer.layer = volume.name
+    _frame(state, volume_extent(volume) or _dataset_box(dataset), voxel_nm)
+    return _emit(state)
+
+
+def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[Vec3, Vec3] | None:
+    box = _dataset_box(dataset)
+    if box is not None:
+        return box
+    for volume in _order(volumes):
+        extent = volume_extent(volume)
+        if extent is not None:
+            return extent
+    return None
+
+
+def dataset_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
+    """The dataset's image plus every segmentation, prediction and mesh; a default subset visible."""
+    voxel_nm = global_voxel_size(dataset)
+    state = _new_state(voxel_nm)
+    skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, default_visible(volumes, s3_endpoint))
+    _frame(state, _combined_box(dataset, volumes), voxel_nm)
+    return StateResult(_emit(state), skipped)
+
+
+def custom_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
+    """Any chosen volumes of one dataset, all visible (the layer picker's state)."""
+    voxel_nm = global_voxel_size(dataset, volumes[0] if volumes else None)
+    state = _new_state(voxel_nm)
+    skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, None)
+    _frame(state, _combined_box(dataset, volumes), voxel_nm)
+    return StateResult(_emit(state), skipped)
+
+
+def _quaternion(orientation: Sequence[float] | None) -> list[float] | None:
+    """A unit quaternion [x, y, z, w], or None when the value is not a usable rotation."""
+    if orientation is None or len(orientation) != 4:
+        return None
+    try:
+        values = [float(v) for v in orientation]
+    except (TypeError, ValueError):
+        return None
+    norm = math.sqrt(sum(v * v for v in values))
+    if not math.isfinite(norm) or norm == 0:
+        return None
+    return [_number(v / norm) for v in values]
+
+
+def view_state(
+    dataset: DatasetInfo, view: ViewInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = ""
+) -> StateResult:
+    """A curated view: its layers (images drawn first), position, zoom and orientation."""
+    voxel_nm = global_voxel_size(dataset, volumes[0] if volumes else None)
+    state = _new_state(voxel_nm)
+    skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, None)
+    _frame(state, _combined_box(dataset, volumes), voxel_nm)
+    if view.position is not None and _finite(view.position):
+        state.position = [_voxel_centre(view.position[i] / voxel_nm[i]) for i in range(3)]
+    if view.scale is not None and math.isfinite(view.scale) and view.scale > 0:
+        state.cross_section_scale = _number(view.scale / min(voxel_nm))
+    orientation = _quaternion(view.orientation)
+    if orientation is not None:
+        state.cross_section_orientation = orientation
+    return StateResult(_emit(state), skipped)
+
+
+def crop_label_layers(
+    crop: CropInfo, voxel_nm: Vec3, s3_endpoint: str = ""
+) -> list[tuple[str, neuroglancer.SegmentationLayer, bool]]:
+    """The crop's ``all`` array first (every class in its colour), then one layer per class.
+
+    The label arrays carry their own OME-Zarr placement, so they get no transform.
+    """
+    prefix = SOURCE_PREFIXES[crop.format]
+    coloured = {c.label_id: c.colour for c in crop.label_classes if c.label_id is not None and c.colour}
+    all_layer = neuroglancer.SegmentationLayer(source=[f"{prefix}://{storage_url(crop.label_url('all'), s3_endpoint)}"])
+    if coloured:
+        all_layer.segment_colors = coloured
+        all_layer.segments = sorted(coloured)
+    layers = [(f"crop{crop.number}/all", all_layer, True)]
+    for label_class in crop.label_classes:
+        layer = neuroglancer.SegmentationLayer(
+            source=[f"{prefix}://{storage_url(crop.label_url(label_class.name), s3_endpoint)}"]
+        )
+        if label_class.colour:
+            layer.segment_default_color = label_class.colour
+        layers.append((f"crop{crop.number}/{label_class.name}", layer, False))
+    return layers
+
+
+def crop_box(crop: CropInfo) -> tuple[Vec3, Vec3]:
+    """(lower corner, size) in nm: the crop spans translation .. translation + shape * voxel size."""
+    return crop.translation, tuple(crop.shape[i] * crop.voxel_size[i] for i in range(3))  # type: ignore[return-value]
+
+
+def crop_state(
+    dataset: DatasetInfo, crop: CropInfo, images: Sequence[VolumeInfo], s3_endpoint: str = ""
+) -> StateResult:
+    """The dataset's EM/LM, the crop's labels and its bounding box, centred on the crop
+    on a grid of the crop's label voxels."""
+    if not (_finite(crop.voxel_size) and all(v > 0 for v in crop.voxel_size)):
+        raise NotViewableError("voxel_size", "The crop's voxel size must be positive.", invalid=True)
+    if not (_finite(crop.translation) and _finite(crop.shape)):
+        raise NotViewableError("translation", "The crop's geometry is not finite.", invalid=True)
+    voxel_nm = crop.voxel_size
+    state = _new_state(voxel_nm)
+    skipped = _add_layers(state, [v for v in images if _is_primary_image(v)][:1], voxel_nm, s3_endpoint, None)
+    for name, layer, visible in crop_label_layers(crop, voxel_nm, s3_endpoint):
+        state.layers.append(name=name, layer=layer, visible=visible)
+    lower, size = crop_box(crop)
+    upper = [lower[i] + size[i] for i in range(3)]
+    state.layers.append(
+        name=f"crop{crop.number} box",
+        layer=neuroglancer.LocalAnnotationLayer(
+            dimensions=coordinate_space(voxel_nm),
+            annotation_color=CROP_BOX_COLOUR,
+            annotations=[
+                neuroglancer.AxisAlignedBoundingBoxAnnotation(
+                    id=f"crop{crop.number}",
+                    point_a=[_number(lower[i] / voxel_nm[i]) for i in range(3)],
+                    point_b=[_number(upper[i] / voxel_nm[i]) for i in range(3)],
+                    description=f"crop{crop.number}",
+                )
+            ],
+        ),
+    )
+    state.selected_layer.layer = f"crop{crop.number}/all"
+    _frame(state, (lower, size), voxel_nm)
+    return StateResult(_emit(state), skipped)
+
+
+def viewer_url(viewer_base: str, state_url: str) -> str:
+    """``<viewer>#!<state URL>``: Neuroglancer fetches the state from the URL."""
+    return f"{viewer_base}#!{state_url}"
+
+
+def inline_neuroglancer_url(viewer_base: str, state: dict) -> str:
+    """``<viewer>#!<url-encoded JSON>``: the whole state in the link, for copy and paste."""
+    text = json.dumps(state, separators=(",", ":"))
+    return f"{viewer_base}#!{urllib.parse.quote(text, safe='')}"
