@@ -3,6 +3,7 @@
 from catalog.models.benchmarks import BenchmarkResult
 from catalog.models.crops import Crop
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
+from catalog.models.ingest import IngestRun, VolumeStatistics
 from catalog.models.saved_states import SavedState
 from catalog.models.views import View, ViewLayer
 from catalog.models.vocabulary import CellType, Institution, LabelClass, Organism, Tissue, Treatment
@@ -17,6 +18,7 @@ __all__ = [
     "Crop",
     "Dataset",
     "DatasetDOI",
+    "IngestRun",
     "Institution",
     "LabelClass",
     "Mesh",
@@ -30,4 +32,5 @@ __all__ = [
     "ViewLayer",
     "Volume",
     "VolumeChannel",
+    "VolumeStatistics",
 ]

@@ -1,0 +1,108 @@
+"""Ingest bookkeeping: runs that walk an S3 prefix, and the statistics they read per volume."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class IngestRun(models.Model):
+    """One request to bring the catalog in step with an S3 prefix, and how it went.
+
+    Counts and progress are written while the run works so that staff can follow it in the
+    admin and the API; ``error`` keeps the last failure (also while a retry is pending).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        RETRYING = "retrying", "Waiting to retry"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    prefix = models.CharField(max_length=1000, help_text="s3://bucket/prefix to walk.")
+    dataset = models.ForeignKey(
+        "catalog.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ingest_runs",
+        help_text="Attach every volume to this dataset; empty: take the dataset from the layout.",
+    )
+    dry_run = models.BooleanField(default=False, help_text="Report what would change without writing.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    found = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="Datasets created, warnings, per-volume problems.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingest_runs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(prefix__startswith="s3://"), name="ingestrun_prefix_s3"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "retrying", "succeeded", "failed"]),
+                name="ingestrun_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(progress_done__lte=F("progress_total")), name="ingestrun_progress_le"),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="ingestrun_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.get_status_display()})"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.status == self.Status.SUCCEEDED else 0
+        return round(100 * self.progress_done / self.progress_total)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+
+class VolumeStatistics(models.Model):
+    """Intensity statistics and a thumbnail of an image volume, from its coarsest scale level.
+
+    ``fingerprint`` digests the keys, sizes and ETags of that level so that an unchanged
+    level is never read twice; the contrast limits become the volume's display settings
+    unless a curator has chosen them.
+    """
+
+    volume = models.OneToOneField("catalog.Volume", on_delete=models.CASCADE, related_name="statistics")
+    level_path = models.CharField(max_length=200, blank=True, help_text="Scale level the numbers come from.")
+    fingerprint = models.CharField(max_length=64)
+    data_min = models.FloatField()
+    data_max = models.FloatField()
+    contrast_min = models.FloatField()
+    contrast_max = models.FloatField()
+    contrast_start = models.FloatField(help_text="0.5th percentile.")
+    contrast_end = models.FloatField(help_text="99.5th percentile.")
+    thumbnail = models.ImageField(upload_to="thumbnails/volumes/", blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "volume statistics"
+        constraints = [
+            models.CheckConstraint(condition=Q(data_min__lte=F("data_max")), name="volumestatistics_data_ordered"),
+            models.CheckConstraint(
+                condition=Q(contrast_start__lte=F("contrast_end")), name="volumestatistics_window_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"statistics of {self.volume}"
