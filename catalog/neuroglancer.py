@@ -17,6 +17,7 @@ gives it. Neuroglancer scales every source to the global grid, so anisotropic da
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import urllib.parse
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import neuroglancer
+from neuroglancer.json_wrappers import JsonObjectWrapper
 
 AXES = ("x", "y", "z")
 NANOMETRE = 1e-9
@@ -492,8 +494,43 @@ def _new_state(voxel_nm: Vec3) -> neuroglancer.ViewerState:
 
 def _emit(state: neuroglancer.ViewerState) -> dict:
     """The state as JSON, round-tripped through ``ViewerState`` so only parseable states leave."""
-    data = json.loads(json.dumps(state.to_json()))
-    neuroglancer.ViewerState(data)
+    return parse_state(json.loads(json.dumps(state.to_json())))
+
+
+def _read_fully(value: object, depth: int = 0) -> None:
+    """Touch every property so the package converts (and so validates) the whole state;
+    ``ViewerState`` itself only converts what is read."""
+    if depth > 32 or isinstance(value, str | bytes | int | float | type(None)):
+        return
+    if isinstance(value, neuroglancer.ManagedLayer):
+        _read_fully(value.layer, depth + 1)
+        _read_fully(value.visible, depth + 1)
+        return
+    if isinstance(value, JsonObjectWrapper):
+        for name in dir(type(value)):
+            if not name.startswith("_") and isinstance(inspect.getattr_static(type(value), name), property):
+                _read_fully(getattr(value, name), depth + 1)
+        return
+    if isinstance(value, dict):
+        children: Iterable = value.values()
+    elif hasattr(value, "values") and callable(value.values):
+        children = value.values()
+    elif hasattr(value, "__iter__"):
+        children = list(value)  # type: ignore[call-overload]
+    else:
+        return
+    for child in children:
+        _read_fully(child, depth + 1)
+
+
+def parse_state(data: dict) -> dict:
+    """Check that the ``neuroglancer`` package reads all of ``data``; return it unchanged.
+
+    Raises whatever the package raises for a state it cannot read.
+    """
+    if not isinstance(data, dict):
+        raise TypeError("A viewer state is a JSON object.")
+    _read_fully(neuroglancer.ViewerState(data))
     return data
 
 

@@ -150,6 +150,9 @@ AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
 # Neuroglancer: the self-hosted client under /neuroglancer/ by default, or any public viewer.
 NEUROGLANCER_VIEWER_URL = env.str("NEUROGLANCER_VIEWER_URL", default="")
 PUBLIC_NEUROGLANCER_VIEWER_URL = "https://neuroglancer-demo.appspot.com/"
+# Saved viewer states (short links): size cap per state and saves per client address.
+NEUROGLANCER_SAVED_STATE_MAX_BYTES = env.int("NEUROGLANCER_SAVED_STATE_MAX_BYTES", default=1024 * 1024)
+NEUROGLANCER_SAVE_RATE = env.str("NEUROGLANCER_SAVE_RATE", default="30/minute")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -8,6 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/states/", include("catalog.api.state_urls")),
+    path("neuroglancer/", include("catalog.viewer_page")),
     path("api/ingest/", include("catalog.api.ingest_urls")),
     path("api/", include("catalog.api.urls")),
     path("", include("catalog.urls")),

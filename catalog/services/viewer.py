@@ -1,0 +1,64 @@
+"""Writes made on behalf of the viewer: recording why a volume has no layer, saving states."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+
+from django.db import IntegrityError, transaction
+
+from catalog.models import SavedState, Volume
+from catalog.models.base import VolumeStatus
+from catalog.neuroglancer import NotViewableError
+
+SAVED_STATE_KEY_BYTES = 9
+"""token_urlsafe(9) gives 12 characters: 72 random bits, short enough for a link."""
+
+
+@transaction.atomic
+def record_viewer_problem(*, volume: Volume, error: NotViewableError) -> bool:
+    """Note on the volume why it cannot be shown, once; broken metadata also marks it invalid.
+
+    Returns True when something was written. Idempotent, so state requests may call it.
+    """
+    entry = error.as_error()
+    locked = Volume.objects.select_for_update().get(pk=volume.pk)
+    errors = list(locked.validation_errors or [])
+    changed = False
+    if entry not in errors:
+        errors.append(entry)
+        locked.validation_errors = errors
+        changed = True
+    if error.invalid and locked.status == VolumeStatus.OK:
+        locked.status = VolumeStatus.INVALID
+        changed = True
+    if changed:
+        locked.save(update_fields=["validation_errors", "status", "updated_at"])
+        volume.validation_errors, volume.status = locked.validation_errors, locked.status
+    return changed
+
+
+def canonical_json(state: dict) -> bytes:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@transaction.atomic
+def save_state(*, state: dict) -> SavedState:
+    """Store a state under a new random key, or return the existing record of the same state."""
+    body = canonical_json(state)
+    digest = hashlib.sha256(body).hexdigest()
+    existing = SavedState.objects.filter(digest=digest).first()
+    if existing is not None:
+        return existing
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return SavedState.objects.create(
+                    key=secrets.token_urlsafe(SAVED_STATE_KEY_BYTES), digest=digest, state=state, size=len(body)
+                )
+        except IntegrityError:
+            existing = SavedState.objects.filter(digest=digest).first()
+            if existing is not None:
+                return existing
+    raise RuntimeError("Could not find a free key for the saved state.")
