@@ -1,0 +1,93 @@
+"""Formatting helpers for the browse pages: numbers with units, axis triples, safe markdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import QueryDict
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
+
+from catalog.models.base import AXES
+
+register = template.Library()
+
+# Joins per-axis values with a multiplication sign.
+TIMES = " \u00d7 "
+
+# Characters that could end a <script> element or open an HTML comment inside JSON.
+_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+# CommonMark without raw HTML: anything HTML-like in a description is shown as text, and the
+# parser refuses javascript:, vbscript: and data: link targets.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def _number(value: float) -> str:
+    """A measurement without float noise: 4.0 -> "4", 5.24 -> "5.24", 1234567 -> "1,234,567"."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+
+
+@register.filter
+def number(value: Any) -> str:
+    """Format a number for display; blank for None."""
+    if value is None or value == "":
+        return ""
+    return _number(float(value))
+
+
+@register.filter
+def axes(obj: Any, prefix: str) -> str:
+    """``prefix_x/y/z`` of a record as "x by y by z" (blank when no axis is set)."""
+    values = [getattr(obj, f"{prefix}_{axis}", None) for axis in AXES]
+    if all(value is None for value in values):
+        return ""
+    return TIMES.join("?" if value is None else _number(abs(float(value))) for value in values)
+
+
+@register.filter
+def extent_um(obj: Any) -> str:
+    """A dataset's physical extent in micrometres, "x by y by z µm"."""
+    values = [getattr(obj, f"extent_{axis}", None) for axis in AXES]
+    if any(value is None for value in values):
+        return ""
+    return TIMES.join(_number(round(float(value) / 1000, 1)) for value in values) + " µm"
+
+
+@register.filter
+def crop_size_um(crop: Any) -> str:
+    """A crop's physical size in micrometres (shape times voxel size)."""
+    sizes = [getattr(crop, f"shape_{axis}") * getattr(crop, f"voxel_size_{axis}") / 1000 for axis in AXES]
+    return TIMES.join(_number(round(size, 2)) for size in sizes) + " µm"
+
+
+@register.simple_tag
+def ld_json(data: dict[str, Any]) -> SafeString:
+    """Embed JSON-LD in a page: a <script type="application/ld+json"> that no value can break out of."""
+    text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+    return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """Render curator-written markdown; raw HTML in the source is escaped, never passed through."""
+    return mark_safe(_MARKDOWN.render(text or ""))
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: template.Context, **changes: Any) -> str:
+    """The current query string with some parameters replaced (``None`` removes one)."""
+    params: QueryDict = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"

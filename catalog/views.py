@@ -1,0 +1,399 @@
+"""Server-rendered browse pages.
+
+Every page reads through the querysets of ``catalog.selectors`` plus a fixed set of
+prefetches, so its query count does not grow with the catalog. Datasets and crops are
+filtered by the same django-filter FilterSets as the REST API, and the browse page's facet
+counts come from the API's ``dataset_facets``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from catalog.filters import CropFilterSet, DatasetFilterSet
+from catalog.models import (
+    BenchmarkResult,
+    Crop,
+    Dataset,
+    LabelClass,
+    Organism,
+    Tissue,
+    View,
+    ViewLayer,
+    Volume,
+)
+from catalog.models.base import ContentType, VolumeFormat
+from catalog.selectors import (
+    collection_queryset,
+    dataset_detail_queryset,
+    dataset_facets,
+    dataset_list_queryset,
+    label_class_queryset,
+)
+from catalog.viewer import neuroglancer_links, viewer_base_url
+
+DATASETS_PER_PAGE = 24
+CROPS_PER_PAGE = 50
+NEWEST_ON_HOME = 6
+FEATURED_COLLECTIONS = ("p7-mouse-tissue", "cellmap-segmentation-challenge")
+ZARR_FORMATS = {VolumeFormat.OME_ZARR_04, VolumeFormat.OME_ZARR_05, VolumeFormat.ZARR_V2, VolumeFormat.ZARR_V3}
+# The order in which a dataset page lists its volumes: raw data first, derived data after.
+CONTENT_TYPE_ORDER = [
+    ContentType.EM,
+    ContentType.LM,
+    ContentType.SEGMENTATION,
+    ContentType.PREDICTION,
+    ContentType.GROUND_TRUTH,
+    ContentType.ANALYSIS,
+]
+# Sort options of the browse page: (ordering parameter, label); "" keeps the FilterSet default.
+SORT_OPTIONS = [
+    ("title", "Title"),
+    ("-release_date", "Newest release"),
+    ("voxel_size", "Finest voxels first"),
+    ("-volume_count", "Most volumes"),
+    ("-crop_count", "Most crops"),
+    ("slug", "Identifier"),
+]
+# Facets of the browse page: (facets key, query parameter, heading, several values allowed).
+FACETS = [
+    ("collection", "collection", "Collection", True),
+    ("organism", "organism", "Organism", True),
+    ("tissue", "tissue", "Tissue", True),
+    ("modality", "modality", "Modality", True),
+    ("organelle", "organelle", "Organelle", True),
+    ("voxel_size", "voxel_size_max", "Voxel size", False),
+    ("has_crops", "has_crops", "Annotated crops", False),
+    ("fixation", "fixation", "Fixation", True),
+]
+HTMX_PARTIAL_HEADER = "HX-Request"
+
+
+def _filter_params(query: QueryDict) -> QueryDict:
+    """The query string without blank values: an empty search box or "any" choice filters nothing."""
+    params = QueryDict(mutable=True)
+    for key, values in query.lists():
+        kept = [value for value in values if value.strip()]
+        if kept:
+            params.setlist(key, kept)
+    return params
+
+
+def _is_htmx_fragment(request: HttpRequest) -> bool:
+    """An htmx update asks for a fragment; a history restore needs the whole page."""
+    return request.headers.get(HTMX_PARTIAL_HEADER) == "true" and not request.headers.get("HX-History-Restore-Request")
+
+
+def _paginate(request: HttpRequest, items: QuerySet, per_page: int) -> Page:
+    """The requested page; an out-of-range or malformed page number gives the nearest valid page."""
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def _link(request: HttpRequest, kind: str, objects: list[Any], key: str) -> list[Any]:
+    """Attach each object's Neuroglancer link (no query: links are reversed URLs)."""
+    for obj in objects:
+        obj.neuroglancer_url = neuroglancer_links(request, kind, getattr(obj, key))["neuroglancer_url"]
+    return objects
+
+
+def _class_prefetch(lookup: str) -> Prefetch:
+    """Label classes with what a chip shows (name, long name, colour)."""
+    return Prefetch(lookup, queryset=LabelClass.objects.only("id", "name", "long_name", "colour", "label_id"))
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """What the portal holds, the featured collections and the newest datasets."""
+    counts = {
+        "datasets": Dataset.objects.count(),
+        "volumes": Volume.objects.count(),
+        "crops": Crop.objects.count(),
+        "organelles": LabelClass.objects.count(),
+    }
+    collections = sorted(
+        collection_queryset().filter(slug__in=FEATURED_COLLECTIONS),
+        key=lambda collection: FEATURED_COLLECTIONS.index(collection.slug),
+    )
+    newest = dataset_list_queryset().order_by("-release_date", "-id")[:NEWEST_ON_HOME]
+    return render(request, "catalog/home.html", {"counts": counts, "collections": collections, "newest": newest})
+
+
+@dataclass
+class ActiveFilter:
+    """A chosen filter value and the URL of the same search without it."""
+
+    label: str
+    remove_url: str
+
+
+def _facet_groups(facets: dict[str, Any]) -> list[dict[str, Any]]:
+    """Facets in display order with their parameter names; facets with no values are left out."""
+    groups = []
+    for key, parameter, heading, multiple in FACETS:
+        values = facets.get(key) or []
+        if any(item["count"] or item["selected"] for item in values):
+            groups.append(
+                {
+                    "key": key,
+                    "parameter": parameter,
+                    "heading": heading,
+                    "multiple": multiple,
+                    "values": values,
+                    "chosen": any(item["selected"] for item in values),
+                }
+            )
+    return groups
+
+
+def _active_filters(request: HttpRequest, params: QueryDict, groups: list[dict[str, Any]]) -> list[ActiveFilter]:
+    """One removable chip per chosen value (and one for the search text)."""
+    labels = {(group["parameter"], item["value"]): item["label"] for group in groups for item in group["values"]}
+    active = []
+    for parameter, values in params.lists():
+        if parameter in ("page", "ordering", "layout"):
+            continue
+        for value in values:
+            remaining = params.copy()
+            remaining.setlist(parameter, [other for other in values if other != value])
+            remaining.pop("page", None)
+            label = f"“{value}”" if parameter == "q" else labels.get((parameter, value), value)
+            active.append(ActiveFilter(label=label, remove_url=f"{request.path}?{remaining.urlencode()}"))
+    return active
+
+
+@vary_on_headers(HTMX_PARTIAL_HEADER)
+@require_GET
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    """Search and facets over datasets; htmx swaps in the results, every state is a plain URL."""
+    params = _filter_params(request.GET)
+    filterset = DatasetFilterSet(params, queryset=dataset_list_queryset())
+    status = 200
+    if filterset.is_valid():
+        datasets = filterset.qs
+        facets = dataset_facets(filterset)
+        errors: dict[str, list[str]] = {}
+    else:
+        status = 400
+        errors = {name: list(messages) for name, messages in filterset.errors.items()}
+        datasets = filterset.queryset.none()
+        facets = dataset_facets(DatasetFilterSet(QueryDict(), queryset=dataset_list_queryset()))
+    page = _paginate(request, datasets, DATASETS_PER_PAGE)
+    groups = _facet_groups(facets)
+    context = {
+        "page": page,
+        "facet_groups": groups,
+        "errors": errors,
+        "q": params.get("q", ""),
+        "ordering": params.get("ordering", ""),
+        "layout": "list" if params.get("layout") == "list" else "grid",
+        "sort_options": SORT_OPTIONS,
+        "active_filters": _active_filters(request, params, groups),
+    }
+    template = "catalog/partials/dataset_results.html" if _is_htmx_fragment(request) else "catalog/dataset_list.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+def organelle_list(request: HttpRequest) -> HttpResponse:
+    """Every label class, groups apart from the structures they are made of."""
+    classes = list(label_class_queryset())
+    structures = [label_class for label_class in classes if not label_class.members.all()]
+    groups = [label_class for label_class in classes if label_class.members.all()]
+    return render(request, "catalog/organelle_list.html", {"structures": structures, "groups": groups})
+
+
+@require_GET
+def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """One label class: what it is, what it is part of and made of, where it is annotated.
+
+    A group's page lists data annotated with any of its members, as the organelle filter does.
+    """
+    label_class = get_object_or_404(
+        LabelClass.objects.prefetch_related(_class_prefetch("members"), _class_prefetch("member_of")), name=name
+    )
+    params = QueryDict(mutable=True)
+    params["organelle"] = label_class.name
+    datasets = DatasetFilterSet(params, queryset=dataset_list_queryset()).qs
+    crops = CropFilterSet(params, queryset=Crop.objects.select_related("dataset").order_by("number")).qs
+    return render(
+        request,
+        "catalog/organelle_detail.html",
+        {
+            "label_class": label_class,
+            "datasets": list(datasets),
+            "crops": _link(request, "crop", list(crops), "number"),
+        },
+    )
+
+
+@require_GET
+def collection_list(request: HttpRequest) -> HttpResponse:
+    """Every collection with its summary and the number of datasets it groups."""
+    return render(request, "catalog/collection_list.html", {"collections": collection_queryset()})
+
+
+@require_GET
+def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The datasets of one tissue."""
+    tissue = get_object_or_404(Tissue, slug=slug)
+    datasets = dataset_list_queryset().filter(tissues=tissue)
+    return render(request, "catalog/term_detail.html", {"term": tissue, "kind": "tissue", "datasets": list(datasets)})
+
+
+@require_GET
+def organism_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The datasets of one organism."""
+    organism = get_object_or_404(Organism, slug=slug)
+    datasets = dataset_list_queryset().filter(organism=organism)
+    return render(
+        request, "catalog/term_detail.html", {"term": organism, "kind": "organism", "datasets": list(datasets)}
+    )
+
+
+def _s3_prefix(urls: list[str]) -> str:
+    """The deepest folder shared by a dataset's S3 volume URLs (``s3://bucket/prefix/``)."""
+    paths = [url.removeprefix("s3://").rstrip("/") for url in urls if url.startswith("s3://")]
+    if not paths:
+        return ""
+    common = posixpath.commonpath(paths)
+    if len(paths) == 1 or common in paths:
+        common = posixpath.dirname(common)
+    return f"s3://{common}/" if common else ""
+
+
+def _python_snippet(volume: Volume) -> str:
+    """Python that opens a Zarr volume anonymously and reads its full-resolution array."""
+    lines = [
+        "import zarr  # pip install zarr s3fs",
+        "",
+        f'url = "{volume.url}"',
+    ]
+    if volume.format in (VolumeFormat.OME_ZARR_04, VolumeFormat.OME_ZARR_05):
+        attrs = 'group.attrs["ome"]' if volume.format == VolumeFormat.OME_ZARR_05 else "group.attrs"
+        lines += [
+            'group = zarr.open_group(url, mode="r", storage_options={"anon": True})',
+            f'levels = {attrs}["multiscales"][0]["datasets"]',
+            'array = group[levels[0]["path"]]  # full resolution; later levels are downsampled',
+        ]
+    else:
+        lines.append('array = zarr.open_array(url, mode="r", storage_options={"anon": True})')
+    lines.append("print(array.shape, array.dtype)")
+    return "\n".join(lines)
+
+
+def _grouped_volumes(volumes: list[Volume]) -> list[tuple[str, list[Volume]]]:
+    """Volumes by content type, in reading order (EM and LM first); empty groups left out."""
+    groups: OrderedDict[str, list[Volume]] = OrderedDict((value, []) for value in CONTENT_TYPE_ORDER)
+    for volume in volumes:
+        groups.setdefault(volume.content_type, []).append(volume)
+    return [(ContentType(value).label, members) for value, members in groups.items() if members]
+
+
+@require_GET
+def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """Everything about one dataset, with a way into the viewer for each part of it."""
+    dataset = get_object_or_404(
+        dataset_detail_queryset().prefetch_related(
+            Prefetch(
+                "volumes", queryset=Volume.objects.select_related("label_class").order_by("name"), to_attr="volume_list"
+            ),
+            Prefetch(
+                "views",
+                queryset=View.objects.prefetch_related(
+                    Prefetch("layers", queryset=ViewLayer.objects.order_by("position")), _class_prefetch("organelles")
+                ),
+                to_attr="view_list",
+            ),
+            Prefetch(
+                "crops",
+                queryset=Crop.objects.prefetch_related(_class_prefetch("label_classes")).order_by("number"),
+                to_attr="crop_list",
+            ),
+            Prefetch(
+                "benchmark_results",
+                queryset=BenchmarkResult.objects.select_related("label_class"),
+                to_attr="benchmark_list",
+            ),
+        ),
+        slug=slug,
+    )
+    volumes = _link(request, "volume", dataset.volume_list, "pk")
+    main_volume = next((v for v in volumes if v.content_type in (ContentType.EM, ContentType.LM) and v.url), None)
+    main_volume = main_volume or next((v for v in volumes if v.url), None)
+    context: dict[str, Any] = {
+        "dataset": dataset,
+        "dataset_links": neuroglancer_links(request, "dataset", dataset.slug),
+        "volume_groups": _grouped_volumes(volumes),
+        "volume_count": len(volumes),
+        "views": _link(request, "view", dataset.view_list, "pk"),
+        "crops": _link(request, "crop", dataset.crop_list, "number"),
+        "benchmarks": dataset.benchmark_list,
+        "dois": list(dataset.dataset_dois.all()),
+        "publications": list(dataset.publications.all()),
+        "s3_prefix": _s3_prefix([volume.url for volume in volumes]),
+        "main_volume": main_volume,
+        "python_snippet": _python_snippet(main_volume)
+        if main_volume and main_volume.format in ZARR_FORMATS and main_volume.url.startswith("s3://")
+        else "",
+    }
+    return render(request, "catalog/dataset_detail.html", context)
+
+
+@require_GET
+def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
+    """The layer picker's target: open the ticked volumes of a dataset together in Neuroglancer.
+
+    The picker is a plain GET form, so it works without JavaScript; the redirect lands on the
+    viewer with the custom-state URL of exactly those volumes (ids of other datasets are dropped).
+    """
+    dataset = get_object_or_404(Dataset.objects.only("id", "slug"), slug=slug)
+    picked = {int(value) for value in request.GET.getlist("volumes") if value.isdigit()}
+    owned = sorted(dataset.volumes.filter(pk__in=picked).values_list("pk", flat=True))
+    if not owned:
+        return HttpResponseRedirect(reverse("catalog:dataset-detail", args=[slug]) + "#layers")
+    query = urlencode({"volumes": ",".join(str(pk) for pk in owned)})
+    state_url = request.build_absolute_uri(f"{reverse('state-custom')}?{query}")
+    return HttpResponseRedirect(f"{viewer_base_url(request)}#!{state_url}")
+
+
+@require_GET
+def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A collection's text, DOI and datasets, and the crops of its datasets filtered by CropFilterSet."""
+    collection = get_object_or_404(collection_queryset().prefetch_related("downloads"), slug=slug)
+    datasets = list(dataset_list_queryset().filter(collections=collection))
+    _link(request, "dataset", datasets, "slug")
+    crop_total = sum(dataset.crop_count for dataset in datasets)
+    context: dict[str, Any] = {"collection": collection, "datasets": datasets, "crop_total": crop_total}
+    if crop_total:
+        params = _filter_params(request.GET)
+        crops = (
+            Crop.objects.filter(dataset__collections=collection)
+            .select_related("dataset")
+            .prefetch_related(_class_prefetch("label_classes"))
+        )
+        filterset = CropFilterSet(params, queryset=crops.order_by("number"))
+        valid = filterset.is_valid()
+        page = _paginate(request, filterset.qs if valid else crops.none(), CROPS_PER_PAGE)
+        page.object_list = _link(request, "crop", list(page.object_list), "number")
+        context.update(
+            crop_page=page,
+            crop_errors={} if valid else {name: list(messages) for name, messages in filterset.errors.items()},
+            crop_params={key: params.get(key, "") for key in ("dataset", "organelle", "split")},
+            crop_classes=LabelClass.objects.filter(crops__dataset__collections=collection)
+            .distinct()
+            .order_by("name")
+            .only("id", "name", "long_name"),
+        )
+    return render(request, "catalog/collection_detail.html", context)
