@@ -156,7 +156,23 @@ NEUROGLANCER_SAVE_RATE = env.str("NEUROGLANCER_SAVE_RATE", default="30/minute")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["catalog.api.throttling.AnonymousRateThrottle"],
+    "EXCEPTION_HANDLER": "catalog.api.errors.exception_handler",
 }
+# Requests per period from one anonymous client ("<n>/second|minute|hour|day"); staff are not throttled.
+API_ANON_RATE = env.str("API_ANON_RATE", default="600/minute")
+API_PAGE_SIZE = 24
+API_MAX_PAGE_SIZE = 100
+# Text search configuration (stemming language) of the PostgreSQL full-text index.
+SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
+# How long dataset facet counts stay cached; any catalog write invalidates them at once.
+FACETS_CACHE_SECONDS = env.int("FACETS_CACHE_SECONDS", default=600)
+# The publisher named in citations and DataCite metadata of the catalog's records.
+CITATION_PUBLISHER = env.str("CITATION_PUBLISHER", default="3D Microscopy Catalog")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "3D microscopy catalog API",
@@ -166,6 +182,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "VolumeFormatEnum": "catalog.models.base.VolumeFormat",
+        "MeshFormatEnum": "catalog.models.base.MeshFormat",
+        "VolumeStatusEnum": "catalog.models.base.VolumeStatus",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api.schema.openapi_30_hook",
+    ],
 }
 
 LOGGING = {

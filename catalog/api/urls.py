@@ -1,3 +1,31 @@
-"""URLs of the REST API."""
+"""URLs of the REST API, mounted at /api/: the catalog resources and their OpenAPI documentation.
 
-urlpatterns: list = []
+Trailing slashes are optional, and any other path under /api/ is a JSON 404.
+"""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from catalog.api import views
+from catalog.api.errors import not_found
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("datasets", views.DatasetViewSet, basename="dataset")
+router.register("volumes", views.VolumeViewSet, basename="volume")
+router.register("crops", views.CropViewSet, basename="crop")
+router.register("label-classes", views.LabelClassViewSet, basename="labelclass")
+router.register("organisms", views.OrganismViewSet, basename="organism")
+router.register("tissues", views.TissueViewSet, basename="tissue")
+router.register("collections", views.CollectionViewSet, basename="collection")
+router.register("publications", views.PublicationViewSet, basename="publication")
+router.register("views", views.ViewViewSet, basename="view")
+router.register("benchmark-results", views.BenchmarkResultViewSet, basename="benchmarkresult")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *router.urls,
+    re_path(r"^.*$", not_found, name="api-not-found"),
+]

@@ -1,0 +1,53 @@
+"""Filtering for the API: the shared FilterSets, plus a refusal of query parameters nobody reads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+
+def reject_unknown_parameters(request: Request, allowed: set[str]) -> None:
+    """A misspelt parameter (``?organsim=``) would otherwise silently return everything."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ValidationError(
+            {name: [f"Unknown query parameter; this endpoint reads: {', '.join(sorted(allowed))}."] for name in unknown}
+        )
+
+
+def format_parameter(view: Any) -> set[str]:
+    """DRF's ``?format=`` renderer override, where the view keeps it (volumes use format as a filter)."""
+    override = api_settings.URL_FORMAT_OVERRIDE
+    negotiation = getattr(view, "content_negotiation_class", DefaultContentNegotiation)
+    if not override or getattr(negotiation, "ignores_format_parameter", False):
+        return set()
+    return {override}
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter's backend on list endpoints; unknown parameters are a 400 naming them."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        allowed = set(getattr(view, "extra_query_parameters", ())) | format_parameter(view)
+        paginator = getattr(view, "paginator", None)
+        if paginator is not None:
+            allowed |= {paginator.page_query_param, paginator.page_size_query_param}
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            allowed |= set(filterset_class.base_filters)
+        reject_unknown_parameters(request, allowed)
+        return super().filter_queryset(request, queryset, view)
+
+
+class FormatIsAFilterNegotiation(DefaultContentNegotiation):
+    """Content negotiation by Accept header only, leaving ``?format=`` to a filter."""
+
+    ignores_format_parameter = True
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)

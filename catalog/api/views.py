@@ -1,0 +1,488 @@
+"""Viewsets of the catalog API: read for everyone, write for curators (staff).
+
+Reads come from catalog.selectors (a fixed number of queries per request), filters from
+catalog.filters (shared with the pages), writes go through catalog.services.records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from catalog import citations, filters, selectors
+from catalog.api import serializers
+from catalog.api.filtering import (
+    FormatIsAFilterNegotiation,
+    StrictFilterBackend,
+    format_parameter,
+    reject_unknown_parameters,
+)
+from catalog.api.pagination import CatalogPagination
+from catalog.api.permissions import StaffWriteOrReadOnly
+from catalog.models import Collection, Crop, Dataset, Volume
+from catalog.schemas.manifest import DatasetManifest
+from catalog.services import records
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "integer"},
+        "error": {"type": "string"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["status", "error", "detail", "errors"],
+}
+READ_ERRORS = {
+    400: OpenApiResponse(ERROR_SCHEMA, description="A bad parameter, named in `errors`."),
+    404: OpenApiResponse(ERROR_SCHEMA, description="No such record or page."),
+    429: OpenApiResponse(ERROR_SCHEMA, description="Too many anonymous requests; see Retry-After."),
+}
+WRITE_ERRORS = {
+    400: OpenApiResponse(ERROR_SCHEMA, description="The payload is invalid; each problem is in `errors`."),
+    401: OpenApiResponse(ERROR_SCHEMA, description="Not authenticated."),
+    403: OpenApiResponse(ERROR_SCHEMA, description="Not a curator (staff)."),
+    404: OpenApiResponse(ERROR_SCHEMA, description="No such record."),
+}
+STYLE_PARAMETER = OpenApiParameter(
+    "style",
+    str,
+    enum=list(citations.STYLES),
+    default="bibtex",
+    description="Citation format: BibTeX, RIS or CSL-JSON.",
+)
+CITATION_RESPONSES = {
+    (200, "application/x-bibtex"): OpenApiResponse(OpenApiTypes.STR, description="BibTeX (style=bibtex)."),
+    (200, "application/x-research-info-systems"): OpenApiResponse(OpenApiTypes.STR, description="RIS (style=ris)."),
+    (200, "application/vnd.citationstyles.csl+json"): OpenApiResponse(
+        {"type": "array", "items": {"type": "object"}}, description="CSL-JSON (style=csl)."
+    ),
+    (400, "application/json"): READ_ERRORS[400],
+    (404, "application/json"): READ_ERRORS[404],
+    (429, "application/json"): READ_ERRORS[429],
+}
+JSONLD_RESPONSES = {
+    (200, "application/ld+json"): OpenApiResponse(OpenApiTypes.OBJECT, description="schema.org Dataset."),
+    (400, "application/json"): READ_ERRORS[400],
+    (404, "application/json"): READ_ERRORS[404],
+    (429, "application/json"): READ_ERRORS[429],
+}
+DATACITE_RESPONSES = {
+    (200, "application/vnd.datacite.datacite+json"): OpenApiResponse(
+        OpenApiTypes.OBJECT, description="DataCite Metadata Schema 4.x, as DataCite's REST API takes it."
+    ),
+    (400, "application/json"): READ_ERRORS[400],
+    (404, "application/json"): OpenApiResponse(ERROR_SCHEMA, description="No such record, or it has no DOI."),
+    (429, "application/json"): READ_ERRORS[429],
+}
+
+
+class CatalogViewSet(viewsets.GenericViewSet):
+    """Shared behaviour: strict filtering on lists, pagination, staff-only writes."""
+
+    pagination_class = CatalogPagination
+    filter_backends = [StrictFilterBackend]
+    permission_classes = [StaffWriteOrReadOnly]
+    # Query parameters a detail route reads (actions set them); anything else is a 400.
+    detail_query_parameters: tuple[str, ...] = ()
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        """Filters apply to lists; a detail URL names its record whatever the querystring says."""
+        if self.action in ("list", "facets"):
+            return super().filter_queryset(queryset)
+        allowed = set(self.detail_query_parameters) | format_parameter(self)
+        reject_unknown_parameters(self.request, allowed)
+        return queryset
+
+
+class ReadOnlyCatalogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSet):
+    pass
+
+
+def _write_response(serializer: BaseSerializer, created: bool, location: str) -> Response:
+    headers = {"Location": location} if created else {}
+    return Response(serializer.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
+
+
+def _record_call(function: Any, **kwargs: Any) -> Any:
+    """Run a write service; its problems become a 400 naming each field."""
+    try:
+        return function(**kwargs)
+    except records.RecordError as error:
+        detail: dict[str, list[str]] = {}
+        for problem in error.errors:
+            detail.setdefault(problem["field"], []).append(problem["message"])
+        raise ValidationError(detail) from error
+
+
+def _publisher() -> str:
+    return settings.CITATION_PUBLISHER
+
+
+def _citation_response(record: citations.CitationRecord, request: Request) -> HttpResponse:
+    reject_unknown_parameters(request, {"style"})
+    style = request.query_params.get("style", "bibtex")
+    if style not in citations.STYLES:
+        raise ValidationError({"style": [f"Unknown style {style!r}; use one of {', '.join(citations.STYLES)}."]})
+    return HttpResponse(citations.render(record, style), content_type=citations.STYLES[style])
+
+
+def _datacite_response(record: citations.CitationRecord, request: Request) -> JsonResponse:
+    reject_unknown_parameters(request, set())
+    if not record.doi:
+        raise NotFound(f"{record.key} has no DOI, so it has no DataCite metadata.")
+    return JsonResponse(citations.datacite(record), content_type="application/vnd.datacite.datacite+json")
+
+
+def _jsonld_response(document: dict[str, Any], request: Request) -> JsonResponse:
+    reject_unknown_parameters(request, set())
+    return JsonResponse(document, content_type="application/ld+json")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List and search datasets",
+        description="Filter with the shared dataset filters; `q` searches and orders by relevance.",
+        responses={200: serializers.DatasetSearchResultSerializer(many=True), **READ_ERRORS},
+    ),
+    retrieve=extend_schema(summary="One dataset", responses={200: serializers.DatasetDetailSerializer, **READ_ERRORS}),
+    create=extend_schema(
+        summary="Create a dataset (curators)",
+        description="The payload is a dataset manifest (the catalog file format); it may list volumes, crops and "
+        "views.",
+        request=DatasetManifest,
+        responses={201: serializers.DatasetDetailSerializer, **WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Replace a dataset (curators)",
+        description="A full dataset manifest with the same slug. Volumes, crops and views it lists are created or "
+        "updated; those it does not list are kept (delete them through their own endpoints).",
+        request=DatasetManifest,
+        responses={200: serializers.DatasetDetailSerializer, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a dataset with its volumes, crops and views (curators)", responses={204: None, **WRITE_ERRORS}
+    ),
+)
+class DatasetViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    CatalogViewSet,
+):
+    """Datasets, looked up by slug."""
+
+    lookup_field = "slug"
+    lookup_value_regex = "[A-Za-z0-9][A-Za-z0-9_-]*"
+    filterset_class = filters.DatasetFilterSet
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        if self.action in ("list", "facets"):
+            return selectors.dataset_list_queryset()
+        if self.action in ("citation", "jsonld", "datacite"):
+            return selectors.dataset_citation_queryset()
+        return selectors.dataset_detail_queryset()
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "list":
+            if self.request.query_params.get("q", "").strip():
+                return serializers.DatasetSearchResultSerializer
+            return serializers.DatasetListSerializer
+        return serializers.DatasetDetailSerializer
+
+    def _detail(self, slug: str, created: bool) -> Response:
+        dataset = selectors.dataset_detail_queryset().get(slug=slug)
+        serializer = serializers.DatasetDetailSerializer(dataset, context=self.get_serializer_context())
+        return _write_response(serializer, created, reverse("dataset-detail", args=[slug]))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        dataset = _record_call(records.create_dataset, payload=request.data)
+        return self._detail(dataset.slug, created=True)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        dataset = _record_call(records.update_dataset, dataset=self.get_object(), payload=request.data)
+        return self._detail(dataset.slug, created=False)
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        records.delete_dataset(dataset=instance)
+
+    @extend_schema(
+        summary="Facet counts of the dataset list",
+        description=(
+            "Takes the dataset list's filters. For each facet, its values with labels and the number of datasets "
+            "the list would hold with that value chosen. Counts are disjunctive: a facet's counts apply every "
+            "OTHER filter (values of one facet combine with OR). `voxel_size` is cumulative: each value is a "
+            "`voxel_size_max` in nm. Computed in the database; cached until the catalog changes."
+        ),
+        responses={200: serializers.DatasetFacetsSerializer, **READ_ERRORS},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def facets(self, request: Request) -> Response:
+        filterset = filters.DatasetFilterSet(request.query_params, queryset=Dataset.objects.all(), request=request)
+        reject_unknown_parameters(request, set(filterset.filters) | format_parameter(self))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return Response(selectors.dataset_facets(filterset))
+
+    def _record(self) -> citations.CitationRecord:
+        dataset = self.get_object()
+        url = self.request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+        return citations.dataset_record(dataset, url=url, publisher=_publisher())
+
+    @extend_schema(summary="How to cite a dataset", parameters=[STYLE_PARAMETER], responses=CITATION_RESPONSES)
+    @action(detail=True, methods=["get"], detail_query_parameters=("style",))
+    def citation(self, request: Request, slug: str) -> HttpResponse:
+        return _citation_response(self._record(), request)
+
+    @extend_schema(summary="schema.org Dataset JSON-LD of a dataset", responses=JSONLD_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def jsonld(self, request: Request, slug: str) -> JsonResponse:
+        record = self._record()
+        return _jsonld_response(citations.dataset_jsonld(self.get_object(), record), request)
+
+    @extend_schema(summary="DataCite metadata of a dataset with a DOI", responses=DATACITE_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def datacite(self, request: Request, slug: str) -> JsonResponse:
+        return _datacite_response(self._record(), request)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List volumes", responses={200: serializers.VolumeSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(summary="One volume", responses={200: serializers.VolumeDetailSerializer, **READ_ERRORS}),
+    create=extend_schema(
+        summary="Create a volume (curators)",
+        description="A volume manifest plus `dataset` (slug).",
+        request=records.VolumePayload,
+        responses={201: serializers.VolumeDetailSerializer, **WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Replace a volume (curators)",
+        description="A full volume manifest plus `dataset` (slug); renames and moves are allowed.",
+        request=records.VolumePayload,
+        responses={200: serializers.VolumeDetailSerializer, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(summary="Delete a volume (curators)", responses={204: None, **WRITE_ERRORS}),
+)
+class VolumeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    CatalogViewSet,
+):
+    """Volumes, looked up by id. ``?format=`` filters by storage format here (not a renderer choice)."""
+
+    filterset_class = filters.VolumeFilterSet
+    content_negotiation_class = FormatIsAFilterNegotiation
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Volume]:
+        return selectors.volume_queryset(detail=self.action != "list")
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return serializers.VolumeSerializer if self.action == "list" else serializers.VolumeDetailSerializer
+
+    def _detail(self, pk: int, created: bool) -> Response:
+        volume = selectors.volume_queryset(detail=True).get(pk=pk)
+        serializer = serializers.VolumeDetailSerializer(volume, context=self.get_serializer_context())
+        return _write_response(serializer, created, reverse("volume-detail", args=[pk]))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._detail(_record_call(records.create_volume, payload=request.data).pk, created=True)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        volume = _record_call(records.update_volume, volume=self.get_object(), payload=request.data)
+        return self._detail(volume.pk, created=False)
+
+    def perform_destroy(self, instance: Volume) -> None:
+        records.delete_volume(volume=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List crops", responses={200: serializers.CropSerializer(many=True), **READ_ERRORS}),
+    retrieve=extend_schema(summary="One crop", responses={200: serializers.CropSerializer, **READ_ERRORS}),
+    create=extend_schema(
+        summary="Create a crop (curators)",
+        description="A crop manifest plus `dataset` (slug). Crop numbers are unique in the catalog.",
+        request=records.CropPayload,
+        responses={201: serializers.CropSerializer, **WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Replace a crop (curators)",
+        description="A full crop manifest with the same number, plus `dataset` (slug).",
+        request=records.CropPayload,
+        responses={200: serializers.CropSerializer, **WRITE_ERRORS},
+    ),
+    destroy=extend_schema(summary="Delete a crop (curators)", responses={204: None, **WRITE_ERRORS}),
+)
+class CropViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    CatalogViewSet,
+):
+    """Annotated crops, looked up by number."""
+
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]+"
+    filterset_class = filters.CropFilterSet
+    serializer_class = serializers.CropSerializer
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Crop]:
+        return selectors.crop_queryset()
+
+    def _detail(self, number: int, created: bool) -> Response:
+        crop = selectors.crop_queryset().get(number=number)
+        serializer = serializers.CropSerializer(crop, context=self.get_serializer_context())
+        return _write_response(serializer, created, reverse("crop-detail", args=[number]))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._detail(_record_call(records.create_crop, payload=request.data).number, created=True)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        crop = _record_call(records.update_crop, crop=self.get_object(), payload=request.data)
+        return self._detail(crop.number, created=False)
+
+    def perform_destroy(self, instance: Crop) -> None:
+        records.delete_crop(crop=instance)
+
+
+def _read_only_schema(name: str, serializer: type[BaseSerializer]) -> Any:
+    return extend_schema_view(
+        list=extend_schema(summary=f"List {name}", responses={200: serializer(many=True), **READ_ERRORS}),
+        retrieve=extend_schema(summary=f"One of the {name}", responses={200: serializer, **READ_ERRORS}),
+    )
+
+
+@_read_only_schema("label classes", serializers.LabelClassSerializer)
+class LabelClassViewSet(ReadOnlyCatalogViewSet):
+    """Organelle and structure classes, looked up by short name; groups list their members."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9_]+"
+    filterset_class = filters.LabelClassFilterSet
+    serializer_class = serializers.LabelClassSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.label_class_queryset()
+
+
+@_read_only_schema("organisms", serializers.OrganismSerializer)
+class OrganismViewSet(ReadOnlyCatalogViewSet):
+    lookup_field = "slug"
+    lookup_value_regex = "[A-Za-z0-9][A-Za-z0-9_-]*"
+    serializer_class = serializers.OrganismSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.organism_queryset()
+
+
+@_read_only_schema("tissues", serializers.TissueSerializer)
+class TissueViewSet(ReadOnlyCatalogViewSet):
+    lookup_field = "slug"
+    lookup_value_regex = "[A-Za-z0-9][A-Za-z0-9_-]*"
+    serializer_class = serializers.TissueSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.tissue_queryset()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List collections", responses={200: serializers.CollectionSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="One collection", responses={200: serializers.CollectionDetailSerializer, **READ_ERRORS}
+    ),
+)
+class CollectionViewSet(ReadOnlyCatalogViewSet):
+    """Curated groups of datasets (a release, a challenge), looked up by slug."""
+
+    lookup_field = "slug"
+    lookup_value_regex = "[A-Za-z0-9][A-Za-z0-9_-]*"
+
+    def get_queryset(self) -> QuerySet[Collection]:
+        return selectors.collection_queryset(detail=self.action != "list")
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return serializers.CollectionSerializer if self.action == "list" else serializers.CollectionDetailSerializer
+
+    def _record(self) -> tuple[Collection, citations.CitationRecord]:
+        collection = self.get_object()
+        url = self.request.build_absolute_uri(reverse("catalog:collection-detail", args=[collection.slug]))
+        return collection, citations.collection_record(collection, url=url, publisher=_publisher())
+
+    @extend_schema(summary="How to cite a collection", parameters=[STYLE_PARAMETER], responses=CITATION_RESPONSES)
+    @action(detail=True, methods=["get"], detail_query_parameters=("style",))
+    def citation(self, request: Request, slug: str) -> HttpResponse:
+        return _citation_response(self._record()[1], request)
+
+    @extend_schema(summary="schema.org Dataset JSON-LD of a collection", responses=JSONLD_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def jsonld(self, request: Request, slug: str) -> JsonResponse:
+        collection, record = self._record()
+        dataset_urls = {
+            dataset.slug: request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+            for dataset in collection.datasets.all()
+        }
+        return _jsonld_response(citations.collection_jsonld(collection, record, dataset_urls), request)
+
+    @extend_schema(summary="DataCite metadata of a collection with a DOI", responses=DATACITE_RESPONSES)
+    @action(detail=True, methods=["get"])
+    def datacite(self, request: Request, slug: str) -> JsonResponse:
+        return _datacite_response(self._record()[1], request)
+
+
+@_read_only_schema("publications", serializers.PublicationSerializer)
+class PublicationViewSet(ReadOnlyCatalogViewSet):
+    filterset_class = filters.PublicationFilterSet
+    serializer_class = serializers.PublicationSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.publication_queryset()
+
+
+@_read_only_schema("curated views", serializers.ViewSerializer)
+class ViewViewSet(ReadOnlyCatalogViewSet):
+    """Curated camera positions and layer sets, each with its Neuroglancer link."""
+
+    filterset_class = filters.ViewFilterSet
+    serializer_class = serializers.ViewSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.view_queryset()
+
+
+@_read_only_schema("benchmark results", serializers.BenchmarkResultSerializer)
+class BenchmarkResultViewSet(ReadOnlyCatalogViewSet):
+    filterset_class = filters.BenchmarkResultFilterSet
+    serializer_class = serializers.BenchmarkResultSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.benchmark_queryset()

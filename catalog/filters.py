@@ -1,0 +1,346 @@
+"""One django-filter FilterSet per resource, shared by the REST API and the HTML pages.
+
+Both read the same querystring: ``?organism=homo-sapiens&organism=mus-musculus&organelle=mito``.
+Several values of one filter match any of them (OR); different filters must all match (AND).
+A value the FilterSet cannot use (an unknown organism or organelle, ``voxel_size_max=abc``) makes
+the form invalid and names the parameter: the API answers 400, and the pages should show the
+message (check ``filterset.is_valid()`` / ``filterset.errors`` before using ``filterset.qs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import django_filters as filters
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest, Least
+
+from catalog.models import (
+    BenchmarkResult,
+    Collection,
+    Crop,
+    Dataset,
+    LabelClass,
+    Organism,
+    Publication,
+    SegmentLabel,
+    Tissue,
+    View,
+    Volume,
+)
+from catalog.models.base import (
+    ContentType,
+    CropSplit,
+    Fixation,
+    Metric,
+    Modality,
+    VolumeFormat,
+    VolumeKind,
+    VolumeStatus,
+)
+from catalog.search import search_datasets
+from catalog.selectors import class_closure_ids, dataset_sort_annotations
+
+BOOLEAN_CHOICES = (("true", "Yes"), ("false", "No"))
+
+
+class StrictBooleanFilter(filters.ChoiceFilter):
+    """``true`` or ``false``; anything else is an error instead of being ignored."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", BOOLEAN_CHOICES)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+        if value in ("", None):
+            return qs
+        return self.get_method(qs)(**{self.field_name: value == "true"})
+
+
+def _organelle_filter(**kwargs: Any) -> filters.ModelMultipleChoiceFilter:
+    return filters.ModelMultipleChoiceFilter(
+        queryset=LabelClass.objects.only("pk", "name"),
+        to_field_name="name",
+        help_text=(
+            "Label class short name (e.g. `mito`). A group class also matches data annotated with any of its "
+            "members, recursively. Repeat for any of several."
+        ),
+        **kwargs,
+    )
+
+
+def dataset_annotated_with(class_ids: Iterable[int]) -> Q:
+    """Datasets with a volume, a crop or a segment label of any of ``class_ids``."""
+    ids = list(class_ids)
+    return Q(
+        Exists(Volume.objects.filter(dataset=OuterRef("pk"), label_class_id__in=ids))
+        | Exists(Crop.label_classes.through.objects.filter(crop__dataset=OuterRef("pk"), labelclass_id__in=ids))
+        | Exists(SegmentLabel.objects.filter(volume__dataset=OuterRef("pk"), label_class_id__in=ids))
+    )
+
+
+class DatasetOrderingFilter(filters.OrderingFilter):
+    """Ordering that adds the computed sort keys (counts, coarsest voxel) when the queryset lacks them."""
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        if value:
+            computed = dataset_sort_annotations()
+            wanted = {self.param_map.get(item.lstrip("-")) for item in value}
+            qs = qs.annotate(
+                **{name: computed[name] for name in wanted if name in computed and name not in qs.query.annotations}
+            )
+        return super().filter(qs, value)
+
+
+class DatasetFilterSet(filters.FilterSet):
+    """Filters of the dataset list (API ``/api/datasets/`` and the browse page)."""
+
+    q = filters.CharFilter(
+        method="filter_q",
+        help_text=(
+            "Full-text search over title and slug (strongest), description, and organism, tissue, cell type and "
+            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. Misspellings are '
+            "matched by trigram similarity on PostgreSQL. Results are ordered by relevance unless `ordering` is given."
+        ),
+    )
+    organism = filters.ModelMultipleChoiceFilter(
+        field_name="organism",
+        queryset=Organism.objects.only("pk", "slug"),
+        to_field_name="slug",
+        help_text="Organism slug (e.g. `homo-sapiens`). Repeat for any of several.",
+    )
+    tissue = filters.ModelMultipleChoiceFilter(
+        queryset=Tissue.objects.only("pk", "slug"),
+        to_field_name="slug",
+        method="filter_tissue",
+        help_text="Tissue slug. Repeat for any of several.",
+    )
+    organelle = _organelle_filter(method="filter_organelle")
+    modality = filters.MultipleChoiceFilter(
+        choices=Modality.choices, help_text="Imaging modality. Repeat for any of several."
+    )
+    collection = filters.ModelMultipleChoiceFilter(
+        queryset=Collection.objects.only("pk", "slug"),
+        to_field_name="slug",
+        method="filter_collection",
+        help_text="Collection slug (e.g. `cellmap-segmentation-challenge`). Repeat for any of several.",
+    )
+    has_crops = StrictBooleanFilter(
+        method="filter_has_crops", help_text="`true`: only datasets with annotated crops; `false`: only without."
+    )
+    voxel_size_min = filters.NumberFilter(
+        method="filter_voxel_size_min",
+        min_value=0,
+        help_text="Smallest voxel size in nm: every axis is at least this coarse. Datasets without a voxel size "
+        "are left out.",
+    )
+    voxel_size_max = filters.NumberFilter(
+        method="filter_voxel_size_max",
+        min_value=0,
+        help_text="Largest voxel size in nm: every axis is at most this coarse. Datasets without a voxel size "
+        "are left out.",
+    )
+    fixation = filters.MultipleChoiceFilter(
+        choices=Fixation.choices, help_text="Sample fixation. Repeat for any of several."
+    )
+    ordering = DatasetOrderingFilter(
+        fields=(
+            ("slug", "slug"),
+            ("title", "title"),
+            ("release_date", "release_date"),
+            ("coarsest_voxel_nm", "voxel_size"),
+            ("volume_count", "volume_count"),
+            ("crop_count", "crop_count"),
+        ),
+        help_text="Sort by slug, title, release_date, voxel_size (the coarsest axis), volume_count or "
+        "crop_count; prefix `-` for descending. Default: relevance with `q`, else slug.",
+    )
+
+    class Meta:
+        model = Dataset
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
+        return search_datasets(queryset, value) if value.strip() else queryset
+
+    def filter_tissue(self, queryset: QuerySet[Dataset], name: str, value: list[Tissue]) -> QuerySet[Dataset]:
+        if not value:
+            return queryset
+        through = Dataset.tissues.through.objects.filter(dataset=OuterRef("pk"), tissue__in=value)
+        return queryset.filter(Exists(through))
+
+    def filter_organelle(self, queryset: QuerySet[Dataset], name: str, value: list[LabelClass]) -> QuerySet[Dataset]:
+        if not value:
+            return queryset
+        return queryset.filter(dataset_annotated_with(class_closure_ids(value)))
+
+    def filter_collection(self, queryset: QuerySet[Dataset], name: str, value: list[Collection]) -> QuerySet[Dataset]:
+        if not value:
+            return queryset
+        through = Collection.datasets.through.objects.filter(dataset=OuterRef("pk"), collection__in=value)
+        return queryset.filter(Exists(through))
+
+    def filter_has_crops(self, queryset: QuerySet[Dataset], name: str, value: bool) -> QuerySet[Dataset]:
+        has_crops = Exists(Crop.objects.filter(dataset=OuterRef("pk")))
+        return queryset.filter(has_crops if value else ~has_crops)
+
+    def filter_voxel_size_min(self, queryset: QuerySet[Dataset], name: str, value: Any) -> QuerySet[Dataset]:
+        return queryset.alias(finest_voxel_nm=Least(*_voxel_columns())).filter(finest_voxel_nm__gte=float(value))
+
+    def filter_voxel_size_max(self, queryset: QuerySet[Dataset], name: str, value: Any) -> QuerySet[Dataset]:
+        return queryset.alias(coarsest_voxel_check_nm=Greatest(*_voxel_columns())).filter(
+            coarsest_voxel_check_nm__lte=float(value)
+        )
+
+
+def _voxel_columns() -> list[F]:
+    return [F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")]
+
+
+class VolumeFilterSet(filters.FilterSet):
+    """Filters of the volume list."""
+
+    dataset = filters.ModelMultipleChoiceFilter(
+        field_name="dataset",
+        queryset=Dataset.objects.only("pk", "slug"),
+        to_field_name="slug",
+        help_text="Dataset slug. Repeat for any of several.",
+    )
+    kind = filters.MultipleChoiceFilter(choices=VolumeKind.choices, help_text="Kind of layer.")
+    content_type = filters.MultipleChoiceFilter(choices=ContentType.choices, help_text="What the data is.")
+    format = filters.MultipleChoiceFilter(choices=VolumeFormat.choices, help_text="Storage format.")
+    status = filters.MultipleChoiceFilter(
+        choices=VolumeStatus.choices, help_text="Validation status of the stored data."
+    )
+    organelle = _organelle_filter(method="filter_organelle")
+    ordering = filters.OrderingFilter(
+        fields=(("id", "id"), ("name", "name"), ("dataset__slug", "dataset")),
+        help_text="Sort by id, name or dataset; prefix `-` for descending. Default: dataset, then name.",
+    )
+
+    class Meta:
+        model = Volume
+        fields: list[str] = []
+
+    def filter_organelle(self, queryset: QuerySet[Volume], name: str, value: list[LabelClass]) -> QuerySet[Volume]:
+        if not value:
+            return queryset
+        ids = class_closure_ids(value)
+        labelled = SegmentLabel.objects.filter(volume=OuterRef("pk"), label_class_id__in=ids)
+        return queryset.filter(Q(label_class_id__in=ids) | Exists(labelled))
+
+
+class CropFilterSet(filters.FilterSet):
+    """Filters of the crop list."""
+
+    dataset = filters.ModelMultipleChoiceFilter(
+        field_name="dataset",
+        queryset=Dataset.objects.only("pk", "slug"),
+        to_field_name="slug",
+        help_text="Dataset slug. Repeat for any of several.",
+    )
+    split = filters.MultipleChoiceFilter(choices=CropSplit.choices, help_text="Challenge split.")
+    organelle = _organelle_filter(method="filter_organelle")
+    ordering = filters.OrderingFilter(
+        fields=(("number", "number"), ("dataset__slug", "dataset")),
+        help_text="Sort by number or dataset; prefix `-` for descending. Default: number.",
+    )
+
+    class Meta:
+        model = Crop
+        fields: list[str] = []
+
+    def filter_organelle(self, queryset: QuerySet[Crop], name: str, value: list[LabelClass]) -> QuerySet[Crop]:
+        if not value:
+            return queryset
+        through = Crop.label_classes.through.objects.filter(
+            crop=OuterRef("pk"), labelclass_id__in=class_closure_ids(value)
+        )
+        return queryset.filter(Exists(through))
+
+
+class LabelClassFilterSet(filters.FilterSet):
+    """Filters of the label class list."""
+
+    is_group = StrictBooleanFilter(
+        method="filter_is_group", help_text="`true`: only group classes (with members); `false`: only leaves."
+    )
+    member_of = filters.ModelMultipleChoiceFilter(
+        field_name="member_of",
+        queryset=LabelClass.objects.only("pk", "name"),
+        to_field_name="name",
+        distinct=True,
+        help_text="Only direct members of this group class.",
+    )
+
+    class Meta:
+        model = LabelClass
+        fields: list[str] = []
+
+    def filter_is_group(self, queryset: QuerySet[LabelClass], name: str, value: bool) -> QuerySet[LabelClass]:
+        members = LabelClass.members.through.objects.filter(from_labelclass=OuterRef("pk"))
+        return queryset.filter(Exists(members) if value else ~Exists(members))
+
+
+class PublicationFilterSet(filters.FilterSet):
+    """Filters of the publication list."""
+
+    dataset = filters.ModelMultipleChoiceFilter(
+        field_name="datasets",
+        queryset=Dataset.objects.only("pk", "slug"),
+        to_field_name="slug",
+        distinct=True,
+        help_text="Publications about this dataset (slug).",
+    )
+
+    class Meta:
+        model = Publication
+        fields: list[str] = []
+
+
+class ViewFilterSet(filters.FilterSet):
+    """Filters of the curated view list."""
+
+    dataset = filters.ModelMultipleChoiceFilter(
+        field_name="dataset",
+        queryset=Dataset.objects.only("pk", "slug"),
+        to_field_name="slug",
+        help_text="Dataset slug. Repeat for any of several.",
+    )
+    organelle = _organelle_filter(method="filter_organelle")
+
+    class Meta:
+        model = View
+        fields: list[str] = []
+
+    def filter_organelle(self, queryset: QuerySet[View], name: str, value: list[LabelClass]) -> QuerySet[View]:
+        if not value:
+            return queryset
+        through = View.organelles.through.objects.filter(
+            view=OuterRef("pk"), labelclass_id__in=class_closure_ids(value)
+        )
+        return queryset.filter(Exists(through))
+
+
+class BenchmarkResultFilterSet(filters.FilterSet):
+    """Filters of the benchmark result list."""
+
+    dataset = filters.ModelMultipleChoiceFilter(
+        field_name="dataset",
+        queryset=Dataset.objects.only("pk", "slug"),
+        to_field_name="slug",
+        help_text="Dataset slug. Repeat for any of several.",
+    )
+    method = filters.CharFilter(help_text="Method name, exactly.")
+    metric = filters.MultipleChoiceFilter(choices=Metric.choices, help_text="Metric.")
+    organelle = filters.ModelMultipleChoiceFilter(
+        field_name="label_class",
+        queryset=LabelClass.objects.only("pk", "name"),
+        to_field_name="name",
+        help_text="Scores for this label class (short name).",
+    )
+
+    class Meta:
+        model = BenchmarkResult
+        fields: list[str] = []
