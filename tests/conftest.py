@@ -1,3 +1,17 @@
-"""Shared fixtures: factories, an S3 server on loopback and a headless browser."""
+"""Shared fixtures: factories, the reference catalog, an S3 server on loopback and a headless browser."""
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
 
 pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.browser"]
+
+
+@pytest.fixture(scope="module")
+def reference_catalog(django_db_setup, django_db_blocker):
+    """The shipped reference catalog, loaded once per module inside a transaction rolled back at
+    the end; each test's own transaction nests inside it, so tests stay isolated."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_catalog", verbosity=0)
+        yield
+        transaction.set_rollback(True)

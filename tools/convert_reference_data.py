@@ -287,8 +287,8 @@ def class_of_volume(name: str, content_type: str, alias_to_class: dict[str, str]
         if base.endswith(suffix):
             base = base.removesuffix(suffix)
             break
-    return OPENORGANELLE_CLASS_ALIASES.get(base) or alias_to_class.get(base) or alias_to_class.get(
-        base.replace("-", "_")
+    return (
+        OPENORGANELLE_CLASS_ALIASES.get(base) or alias_to_class.get(base) or alias_to_class.get(base.replace("-", "_"))
     )
 
 
@@ -319,7 +319,10 @@ def openorganelle_dataset(manifest: dict, alias_to_class: dict[str, str], challe
         group = {"EM": "em", "Segmentations": "segmentations", "Segementations": "segmentations"}[title]
         if title == "Segementations":
             known_issues.append(
-                {"field": "dois", "message": f"{entry['href']} is titled 'Segementations' upstream; read as Segmentations"}
+                {
+                    "field": "dois",
+                    "message": f"{entry['href']} is titled 'Segementations' upstream; read as Segmentations",
+                }
             )
         dois.append({"doi": entry["href"], "group": group})
     publications = []
@@ -669,7 +672,10 @@ def mouse_brain_confocal() -> dict:
             {"field": "imaging.voxel_size_nm", "message": "the source gives the resolution as 'X x X x X micrometers'"},
             {"field": "sample.protocol", "message": "the tissue-clearing technique is given as 'XXX'"},
             {"field": "data_size", "message": "the size per mouse brain is given as 'X GB'"},
-            {"field": "benchmarks", "message": "metrics are named (IoU, accuracy, precision, recall, F1) without values"},
+            {
+                "field": "benchmarks",
+                "message": "metrics are named (IoU, accuracy, precision, recall, F1) without values",
+            },
         ],
         "volumes": [
             {

@@ -291,10 +291,12 @@ class _Loader:
             with self.at(name):
                 self.collection(manifest)
         if files.datasets:
-            self.leftovers(m.Dataset.objects.exclude(slug__in=[d.slug for d in files.datasets.values()]), "dataset")
+            self.leftovers(
+                m.Dataset.objects.exclude(slug__in=[d.slug for d in files.datasets.values()]), "dataset ", "slug"
+            )
         if files.collections:
             slugs = [c.slug for c in files.collections.values()]
-            self.leftovers(m.Collection.objects.exclude(slug__in=slugs), "collection")
+            self.leftovers(m.Collection.objects.exclude(slug__in=slugs), "collection ", "slug")
 
     # Generic syncing
 
@@ -330,9 +332,9 @@ class _Loader:
             model.objects.filter(pk__in=stale).delete()
             self.report.counts[model._meta.verbose_name_plural]["deleted"] += len(stale)
 
-    def leftovers(self, queryset: models.QuerySet, label: str) -> None:
+    def leftovers(self, queryset: models.QuerySet, label: str, key: str) -> None:
         """Records the manifests do not mention: reported, and deleted only when pruning."""
-        names = [f"{label} {record}" for record in queryset]
+        names = [f"{label}{value}" for value in queryset.values_list(key, flat=True)]
         if not names:
             return
         if self.prune:
@@ -376,17 +378,21 @@ class _Loader:
         for volume in manifest.volumes:
             with self.at(f"{name}: volumes[{volume.name!r}]"):
                 saved_volumes[volume.name] = self.volume(dataset, volume, volumes.get(volume.name), class_ids)
-        self.leftovers(dataset.volumes.exclude(name__in=saved_volumes), "volume")
+        self.leftovers(dataset.volumes.exclude(name__in=saved_volumes), f"volume {dataset.slug}/", "name")
         crops = {c.number: c for c in m.Crop.objects.filter(number__in=[c.number for c in manifest.crops])}
         for crop in manifest.crops:
             with self.at(f"{name}: crops[{crop.number}]"):
                 self.crop(dataset, crop, crops.get(crop.number), class_ids)
-        self.leftovers(dataset.crops.exclude(number__in=[c.number for c in manifest.crops]), "crop")
+        self.leftovers(
+            dataset.crops.exclude(number__in=[c.number for c in manifest.crops]), f"crop {dataset.slug}/", "number"
+        )
         views = {v.name: v for v in dataset.views.all()}
         for view in manifest.views:
             with self.at(f"{name}: views[{view.name!r}]"):
                 self.view(dataset, view, views.get(view.name), saved_volumes, class_ids)
-        self.leftovers(dataset.views.exclude(name__in=[v.name for v in manifest.views]), "view")
+        self.leftovers(
+            dataset.views.exclude(name__in=[v.name for v in manifest.views]), f"view {dataset.slug}/", "name"
+        )
         with self.at(f"{name}: benchmarks"):
             self.benchmarks(dataset, manifest, class_ids)
         return dataset

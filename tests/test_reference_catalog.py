@@ -1,0 +1,171 @@
+"""The shipped reference catalog: its counts and a sample of its facts, as loaded."""
+
+import pytest
+
+from catalog import models as m
+from catalog.models.base import axis_vector
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_catalog")]
+
+
+def test_counts():
+    assert m.LabelClass.objects.count() == 77
+    assert m.Dataset.objects.count() == 52
+    assert m.Crop.objects.count() == 305
+    assert m.Crop.objects.filter(split="train").count() == 289
+    assert m.Crop.objects.filter(split="test").count() == 16
+    assert m.View.objects.count() == 74
+    openorganelle = m.Volume.objects.filter(dataset__provenance__contains="OpenOrganelle dataset manifest")
+    assert openorganelle.exclude(name="recon-1/em/fibsem-uint8").count() == 409
+    assert m.Mesh.objects.count() == 57
+
+
+def test_collections():
+    challenge = m.Collection.objects.get(slug="cellmap-segmentation-challenge")
+    assert challenge.doi.value == "10.25378/janelia.c.7456966"
+    assert challenge.datasets.count() == 22
+    assert m.Crop.objects.filter(dataset__collections=challenge).count() == 305
+    assert challenge.downloads.count() == 4
+    p7 = m.Collection.objects.get(slug="p7-mouse-tissue")
+    assert sorted(p7.datasets.values_list("slug", flat=True)) == [
+        "jrc_mus-heart-1",
+        "jrc_mus-hippocampus-1",
+        "jrc_mus-kidney-3",
+        "jrc_mus-liver-3",
+        "jrc_mus-pancreas-4",
+        "jrc_mus-skin-1",
+        "jrc_mus-thymus-1",
+    ]
+    assert {t.name for d in p7.datasets.all() for t in d.tissues.all()} == {
+        "Pancreas",
+        "Liver",
+        "Kidney",
+        "Heart",
+        "Thymus",
+        "Hippocampus",
+        "Skin",
+    }
+
+
+def test_label_classes_groups_overlap():
+    mito = m.LabelClass.objects.get(name="mito")
+    assert mito.label_id == 50
+    assert sorted(mito.members.values_list("name", flat=True)) == ["mito_lum", "mito_mem", "mito_ribo"]
+    assert mito.instance_scored
+    assert mito.semantic_scored
+    assert mito.colour == "#008000"
+    ne_mem = m.LabelClass.objects.get(name="ne_mem")
+    assert {"er", "ne", "nuc", "cell", "er_mem_all", "ne_mem_all"} <= set(
+        ne_mem.member_of.values_list("name", flat=True)
+    )
+    assert m.LabelClass.objects.filter(semantic_scored=True).count() == 48
+    nuc = m.LabelClass.objects.get(name="nuc")
+    assert nuc.description == "Nucleus"
+    assert "nucleus" in nuc.aliases
+    assert m.LabelClass.objects.get(name="mito_lum").colour == ""
+
+
+def test_anisotropic_openorganelle_dataset_with_flipped_axes():
+    hela = m.Dataset.objects.get(slug="jrc_hela-2")
+    assert axis_vector(hela, "voxel_size") == {"x": 4.0, "y": 4.0, "z": 5.24}
+    assert hela.organism.name == "Homo sapiens"
+    assert hela.organism.ncbi_taxonomy_id == 9606
+    assert hela.modality == "efib-sem"
+    assert hela.fixation == "hpf"
+    assert hela.cell_types.get().name == "HeLa"
+    assert {(d.doi.value, d.group) for d in hela.dataset_dois.select_related("doi")} == {
+        ("10.25378/janelia.13114211", "em"),
+        ("10.25378/janelia.13108343", "segmentations"),
+    }
+    assert hela.publications.count() == 2
+    em = hela.volumes.get(name="fibsem-uint8")
+    assert em.format == "precomputed"
+    assert axis_vector(em, "scale") == {"x": 4.0, "y": -4.0, "z": 5.24}
+    assert axis_vector(em, "translation") == {"x": 0.0, "y": 6400.0, "z": 0.0}
+    mito = hela.volumes.get(name="mito_seg")
+    assert mito.label_class.name == "mito"
+    assert mito.kind == "segmentation"
+    assert mito.meshes.count() == 1
+    assert hela.crops.count() > 0
+    assert hela.volumes.get(name="recon-1/em/fibsem-uint8").format == "ome-zarr-0.4"
+
+
+def test_crop_geometry_is_kept_as_floats_per_axis():
+    crop = m.Crop.objects.get(number=234)
+    assert crop.dataset.slug == "jrc_cos7-1a"
+    assert axis_vector(crop, "voxel_size") == {"x": 2.0, "y": 2.0, "z": 2.0}
+    assert axis_vector(crop, "translation") == {"x": 10670.0, "y": 5160.0, "z": 2760.0}
+    assert axis_vector(crop, "shape") == {"x": 400, "y": 400, "z": 400}
+    assert crop.labels_url.endswith("jrc_cos7-1a/jrc_cos7-1a.zarr/recon-1/labels/groundtruth/crop234")
+    assert crop.label_classes.filter(name="mito_ribo").exists()
+    test_crop = m.Crop.objects.get(number=557)
+    assert test_crop.split == "test"
+    assert test_crop.labels_url == ""
+    assert axis_vector(test_crop, "voxel_size") == {"x": 2.0, "y": 2.0, "z": 1.74}
+
+
+def test_upstream_defects_are_recorded_not_dropped():
+    view = m.View.objects.get(dataset__slug="jrc_hela-2", name="Microtubule predictions")
+    assert [layer.name for layer in view.layers.all()] == ["mt-out_pred", "mt-out_seg", "fibsem-uint16"]
+    assert view.layers.get(name="mt-out_pred").volume is None
+    assert "mt-out_pred" in view.validation_errors[0]["message"]
+    h89 = m.Dataset.objects.get(slug="jrc_hela-h89-1")
+    assert h89.validation_errors[0]["field"] == "imaging.voxel_size_nm"
+    fly = m.Dataset.objects.get(slug="jrc_fly-mb-z0419-20")
+    assert "mixed up nm and µm" in fly.validation_errors[0]["message"]
+    hela1 = m.Dataset.objects.get(slug="jrc_hela-1")
+    assert "Segementations" in hela1.known_issues[0]["message"]
+
+
+def test_p7_release():
+    skin = m.Dataset.objects.get(slug="jrc_mus-skin-1")
+    assert skin.organism.name == "Mus musculus"
+    assert axis_vector(skin, "voxel_size") == {"x": 8.0, "y": 8.0, "z": 8.0}
+    nuclei = skin.volumes.get(name="nuclei-cellpose")
+    assert nuclei.provenance.startswith("Cellpose nuclei model")
+    assert nuclei.label_class.name == "nuc"
+    assert nuclei.status == "invalid"
+    assert nuclei.validation_errors[0]["field"] == "url"
+    assert skin.volumes.filter(name="tem-qc", content_type="em").exists()
+    heart = m.Dataset.objects.get(slug="jrc_mus-heart-1")
+    em = heart.volumes.get(name="recon-1/em/fibsem-uint8")
+    assert axis_vector(em, "scale") == {"x": 8.0, "y": 8.0, "z": 8.0}
+    assert em.status == "ok"
+
+
+def test_platelet_em():
+    platelet = m.Dataset.objects.get(slug="platelet-em")
+    assert platelet.modality == "sbf-sem"
+    assert axis_vector(platelet, "voxel_size") == {"x": 10.0, "y": 10.0, "z": 40.0}
+    images = platelet.volumes.get(name="50-images")
+    assert (images.dtype, images.format) == ("uint16", "tiff")
+    assert axis_vector(images, "shape") == {"x": 800, "y": 800, "z": 50}
+    assert platelet.volumes.get(name="24-images").shape_z == 24
+    semantic = platelet.volumes.get(name="50-semantic")
+    labels = {s.value: (s.name, s.colour) for s in semantic.segment_labels.all()}
+    assert labels == {
+        0: ("Background", ""),
+        1: ("Cell", "#00008b"),
+        2: ("Mitochondria", "#00ffff"),
+        3: ("Alpha granule", "#008000"),
+        4: ("Canalicular vessel", "#ffff00"),
+        5: ("Dense granule body", "#ff0000"),
+        6: ("Dense granule core", "#800080"),
+    }
+    assert semantic.segment_labels.get(value=2).label_class.name == "mito"
+    assert platelet.volumes.filter(name__contains="instance").count() == 4
+
+
+def test_mouse_brain_confocal_keeps_placeholders_empty():
+    brain = m.Dataset.objects.get(slug="mouse-brain-confocal")
+    assert brain.modality == "confocal"
+    assert brain.licence.startswith("Open Data Commons Attribution")
+    assert brain.contact == "Foysal.mdkamrulhasan@mayo.edu"
+    assert brain.atlas == "Allen Brain Atlas"
+    assert brain.metrics == ["iou", "accuracy", "precision", "recall", "f1"]
+    assert "HDF5" in brain.data_formats
+    assert axis_vector(brain, "voxel_size") is None
+    assert brain.benchmark_results.count() == 0
+    rgb = brain.volumes.get(name="brainbow-rgb")
+    assert [c.colour for c in rgb.channels.all()] == ["#ff0000", "#00ff00", "#0000ff"]
+    assert any("'X x X x X micrometers'" in issue["message"] for issue in brain.known_issues)
