@@ -137,7 +137,7 @@ def enqueue_ingest_run(*, run: IngestRun) -> None:
     """Send the run to a worker after the surrounding transaction commits."""
     from catalog.tasks import ingest_run_task
 
-    transaction.on_commit(lambda: ingest_run_task.delay(run.pk))
+    transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
 
 
 # --- runs (the task's side) ---------------------------------------------------------------

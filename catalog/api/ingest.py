@@ -1,0 +1,104 @@
+"""Staff-only API to start an ingest of an S3 prefix and follow its progress.
+
+Only ``s3://`` URLs of buckets listed in ``settings.INGEST_ALLOWED_BUCKETS`` are accepted,
+read through the configured endpoint, so the endpoint cannot be used to make the server
+fetch arbitrary addresses. Starting answers 202 with the run and the URL to poll.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog.api.pagination import CatalogPagination
+from catalog.models import IngestRun
+from catalog.services.ingest import IngestRequestError, start_ingest_run
+
+
+class IngestProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(source="progress_done")
+    total = serializers.IntegerField(source="progress_total")
+    percent = serializers.IntegerField(source="progress_percent")
+
+
+class IngestRunSerializer(serializers.ModelSerializer):
+    """A run as staff follow it: status, counts, progress and the last error."""
+
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    progress = IngestProgressSerializer(source="*", read_only=True)
+    status_url = serializers.HyperlinkedIdentityField(view_name="ingest-run-detail")
+
+    class Meta:
+        model = IngestRun
+        fields = [
+            "id",
+            "status_url",
+            "prefix",
+            "dataset",
+            "dry_run",
+            "status",
+            "progress",
+            "found",
+            "created",
+            "updated",
+            "missing",
+            "invalid",
+            "attempts",
+            "error",
+            "report",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class IngestRequestSerializer(serializers.Serializer):
+    """What to ingest: an allow-listed ``s3://bucket/prefix`` and optionally an existing dataset."""
+
+    prefix = serializers.CharField(max_length=1000, help_text="s3://bucket/prefix of an allow-listed bucket.")
+    dataset = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Existing dataset slug; empty: from the layout."
+    )
+    dry_run = serializers.BooleanField(default=False)
+
+
+class IngestRunListCreateView(generics.ListCreateAPIView):
+    """List ingest runs (newest first) or start one."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = IngestRunSerializer
+    pagination_class = CatalogPagination
+    queryset = IngestRun.objects.select_related("dataset", "requested_by")
+
+    @extend_schema(request=IngestRequestSerializer, responses={202: IngestRunSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        payload = IngestRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            run = start_ingest_run(
+                prefix=payload.validated_data["prefix"],
+                dataset_slug=payload.validated_data.get("dataset") or None,
+                dry_run=payload.validated_data["dry_run"],
+                requested_by=request.user,
+            )
+        except IngestRequestError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from error
+        run.refresh_from_db()
+        body = IngestRunSerializer(run, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+
+class IngestRunDetailView(generics.RetrieveAPIView):
+    """One run's status, counts and progress."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = IngestRunSerializer
+    queryset = IngestRun.objects.select_related("dataset", "requested_by")
