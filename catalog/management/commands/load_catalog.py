@@ -16,12 +16,15 @@ class Command(BaseCommand):
             "--prune", action="store_true", help="Delete datasets, volumes, crops and views the manifests omit."
         )
 
-    def handle(self, *args, path: Path, prune: bool, **options) -> None:
+    def handle(self, *args, path: Path, prune: bool, verbosity: int, **options) -> None:
         try:
             report = load_catalog(files=read_catalog(path), prune=prune)
         except ManifestError as error:
             raise CommandError(
                 f"Catalog not loaded, nothing was changed. {len(error.problems)} problem(s):\n" + str(error)
             ) from error
-        self.stdout.write(report.summary())
-        self.stdout.write(self.style.SUCCESS("Catalog loaded." if report.changed else "Catalog already up to date."))
+        if verbosity > 0:
+            self.stdout.write(report.summary())
+            self.stdout.write(
+                self.style.SUCCESS("Catalog loaded." if report.changed else "Catalog already up to date.")
+            )

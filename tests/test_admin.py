@@ -1,0 +1,43 @@
+"""Every model is in the admin, and the changelists and change forms render for a curator."""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.urls import reverse
+
+from catalog import models as m
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_catalog")]
+
+
+def test_every_catalog_model_is_registered():
+    unregistered = [
+        model.__name__ for model in apps.get_app_config("catalog").get_models() if not admin.site.is_registered(model)
+    ]
+    assert unregistered == []
+
+
+@pytest.mark.parametrize(
+    "model", [m.Dataset, m.Volume, m.Crop, m.View, m.LabelClass, m.Collection, m.Publication, m.Organism, m.Tissue]
+)
+def test_changelist_and_change_form_render(admin_client, model):
+    opts = model._meta
+    changelist = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), {"q": "a"})
+    assert changelist.status_code == 200
+    record = model.objects.first()
+    change = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk]))
+    assert change.status_code == 200
+
+
+def test_dataset_page_edits_volumes_and_crops_inline(admin_client):
+    dataset = m.Dataset.objects.get(slug="jrc_hela-2")
+    page = admin_client.get(reverse("admin:catalog_dataset_change", args=[dataset.pk])).content.decode()
+    assert "volumes-TOTAL_FORMS" in page
+    assert "crops-TOTAL_FORMS" in page
+    assert "recon-1/em/fibsem-uint8" in page
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get(reverse("admin:catalog_dataset_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
