@@ -17,6 +17,7 @@ gives it. Neuroglancer scales every source to the global grid, so anisotropic da
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -222,6 +223,8 @@ def volume_source(url: str, format: str, s3_endpoint: str = "") -> str:
     The one place that turns a catalogued location into a viewer source, so the storage
     path shown on the pages and the layer source can never drift apart.
     """
+    if not format:
+        raise NotViewableError("format", "The volume's format is not known.", invalid=True)
     if format in UNSTREAMABLE_FORMATS:
         raise NotViewableError(
             "format",
@@ -241,6 +244,8 @@ def mesh_source(url: str, s3_endpoint: str = "") -> str:
 
 def check_volume(volume: VolumeInfo, s3_endpoint: str = "") -> str:
     """Raise ``NotViewableError`` when the volume cannot make a layer; else return its source."""
+    if not (volume.url or "").strip():
+        raise NotViewableError("url", "The volume has no storage location.")
     source = volume_source(volume.url, volume.format, s3_endpoint)
     for name, vector in (("scale", volume.scale), ("translation", volume.translation), ("shape", volume.shape)):
         if vector is not None and not _finite(vector):
@@ -497,6 +502,15 @@ def _emit(state: neuroglancer.ViewerState) -> dict:
     return parse_state(json.loads(json.dumps(state.to_json())))
 
 
+@functools.cache
+def _wrapped_properties(cls: type) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name in dir(cls)
+        if not name.startswith("_") and isinstance(inspect.getattr_static(cls, name), property)
+    )
+
+
 def _read_fully(value: object, depth: int = 0) -> None:
     """Touch every property so the package converts (and so validates) the whole state;
     ``ViewerState`` itself only converts what is read."""
@@ -507,9 +521,8 @@ def _read_fully(value: object, depth: int = 0) -> None:
         _read_fully(value.visible, depth + 1)
         return
     if isinstance(value, JsonObjectWrapper):
-        for name in dir(type(value)):
-            if not name.startswith("_") and isinstance(inspect.getattr_static(type(value), name), property):
-                _read_fully(getattr(value, name), depth + 1)
+        for name in _wrapped_properties(type(value)):
+            _read_fully(getattr(value, name), depth + 1)
         return
     if isinstance(value, dict):
         children: Iterable = value.values()
@@ -676,8 +689,11 @@ def crop_label_layers(
 ) -> list[tuple[str, neuroglancer.SegmentationLayer, bool]]:
     """The crop's ``all`` array first (every class in its colour), then one layer per class.
 
-    The label arrays carry their own OME-Zarr placement, so they get no transform.
+    The label arrays carry their own OME-Zarr placement, so they get no transform. A test
+    crop (ground truth withheld) has no labels location and so no label layers.
     """
+    if not crop.labels_url.strip():
+        return []
     prefix = SOURCE_PREFIXES[crop.format]
     coloured = {c.label_id: c.colour for c in crop.label_classes if c.label_id is not None and c.colour}
     all_layer = neuroglancer.SegmentationLayer(source=[f"{prefix}://{storage_url(crop.label_url('all'), s3_endpoint)}"])
@@ -731,7 +747,8 @@ def crop_state(
             ],
         ),
     )
-    state.selected_layer.layer = f"crop{crop.number}/all"
+    if any(layer.name == f"crop{crop.number}/all" for layer in state.layers):
+        state.selected_layer.layer = f"crop{crop.number}/all"
     _frame(state, (lower, size), voxel_nm)
     return StateResult(_emit(state), skipped)
 

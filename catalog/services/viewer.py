@@ -18,15 +18,17 @@ SAVED_STATE_KEY_BYTES = 9
 
 @transaction.atomic
 def record_viewer_problem(*, volume: Volume, error: NotViewableError) -> bool:
-    """Note on the volume why it cannot be shown, once; broken metadata also marks it invalid.
+    """Note on the volume why it cannot be shown; broken metadata also marks it invalid.
 
-    Returns True when something was written. Idempotent, so state requests may call it.
+    A problem with a field that already has a recorded error (the loader's, say) is not
+    added again. Returns True when something was written. Idempotent, so state requests
+    may call it.
     """
     entry = error.as_error()
     locked = Volume.objects.select_for_update().get(pk=volume.pk)
     errors = list(locked.validation_errors or [])
     changed = False
-    if entry not in errors:
+    if not any(existing.get("field") == entry["field"] for existing in errors if isinstance(existing, dict)):
         errors.append(entry)
         locked.validation_errors = errors
         changed = True
