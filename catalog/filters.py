@@ -46,16 +46,12 @@ BOOLEAN_CHOICES = (("true", "Yes"), ("false", "No"))
 
 
 class StrictBooleanFilter(filters.ChoiceFilter):
-    """``true`` or ``false``; anything else is an error instead of being ignored."""
+    """``true`` or ``false``; anything else is an error instead of being ignored. Its method
+    receives the string, so ``value == "true"``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("choices", BOOLEAN_CHOICES)
         super().__init__(*args, **kwargs)
-
-    def filter(self, qs: QuerySet, value: str) -> QuerySet:
-        if value in ("", None):
-            return qs
-        return self.get_method(qs)(**{self.field_name: value == "true"})
 
 
 def _organelle_filter(**kwargs: Any) -> filters.ModelMultipleChoiceFilter:
@@ -105,7 +101,7 @@ class DatasetFilterSet(filters.FilterSet):
         ),
     )
     organism = filters.ModelMultipleChoiceFilter(
-        field_name="organism",
+        field_name="organism__slug",
         queryset=Organism.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Organism slug (e.g. `homo-sapiens`). Repeat for any of several.",
@@ -181,9 +177,9 @@ class DatasetFilterSet(filters.FilterSet):
         through = Collection.datasets.through.objects.filter(dataset=OuterRef("pk"), collection__in=value)
         return queryset.filter(Exists(through))
 
-    def filter_has_crops(self, queryset: QuerySet[Dataset], name: str, value: bool) -> QuerySet[Dataset]:
+    def filter_has_crops(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
         has_crops = Exists(Crop.objects.filter(dataset=OuterRef("pk")))
-        return queryset.filter(has_crops if value else ~has_crops)
+        return queryset.filter(has_crops if value == "true" else ~has_crops)
 
     def filter_voxel_size_min(self, queryset: QuerySet[Dataset], name: str, value: Any) -> QuerySet[Dataset]:
         return queryset.alias(finest_voxel_nm=Least(*_voxel_columns())).filter(finest_voxel_nm__gte=float(value))
@@ -202,7 +198,7 @@ class VolumeFilterSet(filters.FilterSet):
     """Filters of the volume list."""
 
     dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset",
+        field_name="dataset__slug",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -235,7 +231,7 @@ class CropFilterSet(filters.FilterSet):
     """Filters of the crop list."""
 
     dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset",
+        field_name="dataset__slug",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -267,7 +263,7 @@ class LabelClassFilterSet(filters.FilterSet):
         method="filter_is_group", help_text="`true`: only group classes (with members); `false`: only leaves."
     )
     member_of = filters.ModelMultipleChoiceFilter(
-        field_name="member_of",
+        field_name="member_of__name",
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
         distinct=True,
@@ -278,16 +274,16 @@ class LabelClassFilterSet(filters.FilterSet):
         model = LabelClass
         fields: list[str] = []
 
-    def filter_is_group(self, queryset: QuerySet[LabelClass], name: str, value: bool) -> QuerySet[LabelClass]:
+    def filter_is_group(self, queryset: QuerySet[LabelClass], name: str, value: str) -> QuerySet[LabelClass]:
         members = LabelClass.members.through.objects.filter(from_labelclass=OuterRef("pk"))
-        return queryset.filter(Exists(members) if value else ~Exists(members))
+        return queryset.filter(Exists(members) if value == "true" else ~Exists(members))
 
 
 class PublicationFilterSet(filters.FilterSet):
     """Filters of the publication list."""
 
     dataset = filters.ModelMultipleChoiceFilter(
-        field_name="datasets",
+        field_name="datasets__slug",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         distinct=True,
@@ -303,7 +299,7 @@ class ViewFilterSet(filters.FilterSet):
     """Filters of the curated view list."""
 
     dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset",
+        field_name="dataset__slug",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -327,7 +323,7 @@ class BenchmarkResultFilterSet(filters.FilterSet):
     """Filters of the benchmark result list."""
 
     dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset",
+        field_name="dataset__slug",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -335,7 +331,7 @@ class BenchmarkResultFilterSet(filters.FilterSet):
     method = filters.CharFilter(help_text="Method name, exactly.")
     metric = filters.MultipleChoiceFilter(choices=Metric.choices, help_text="Metric.")
     organelle = filters.ModelMultipleChoiceFilter(
-        field_name="label_class",
+        field_name="label_class__name",
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
         help_text="Scores for this label class (short name).",

@@ -490,6 +490,7 @@ def _organelle_facet(ids: QuerySet, selected: list[str]) -> list[dict[str, Any]]
     pairs = (
         Volume.objects.filter(dataset_id__in=ids, label_class__isnull=False)
         .values_list("dataset_id", "label_class_id")
+        .order_by()
         .union(
             Crop.label_classes.through.objects.filter(crop__dataset_id__in=ids)
             .values_list("crop__dataset_id", "labelclass_id")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,6 +75,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """JSON 404 for any unknown path under /api/."""
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """JSON 404 for any unknown path under /api/; a path missing only its slash is redirected
+    (308, so the method and body survive), as APPEND_SLASH would do without this catch-all."""
+    if not request.path.endswith("/"):
+        match = resolve(request.path + "/")
+        if match.url_name != "api-not-found":
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""), status=308)
     return JsonResponse(error_body(status.HTTP_404_NOT_FOUND, f"No API endpoint at {request.path}."), status=404)

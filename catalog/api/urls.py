@@ -1,6 +1,6 @@
 """URLs of the REST API, mounted at /api/: the catalog resources and their OpenAPI documentation.
 
-Trailing slashes are optional, and any other path under /api/ is a JSON 404.
+A path without its trailing slash is redirected to it, and any other path under /api/ is a JSON 404.
 """
 
 from django.urls import path, re_path
@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api import views
 from catalog.api.errors import not_found
 
-router = DefaultRouter(trailing_slash="/?")
+router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("volumes", views.VolumeViewSet, basename="volume")
 router.register("crops", views.CropViewSet, basename="crop")

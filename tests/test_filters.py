@@ -1,0 +1,246 @@
+"""The shared FilterSets, search and facets, through the API and directly."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+
+from catalog import models
+from catalog.filters import CropFilterSet, DatasetFilterSet
+from catalog.search import parse_query, refresh_search_index
+from catalog.selectors import bump_catalog_version, dataset_facets, dataset_list_queryset
+from tests import factories
+from tests.test_api_fixtures import SmallCatalog, api, small_catalog, slugs  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+ON_POSTGRESQL = connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("organism=mus-musculus", ["jrc_macrophage-2", "jrc_mus-liver"]),
+        ("organism=mus-musculus&organism=homo-sapiens", ["jrc_hela-2", "jrc_macrophage-2", "jrc_mus-liver"]),
+        ("tissue=liver", ["jrc_mus-liver"]),
+        ("tissue=liver&tissue=blood", ["jrc_macrophage-2", "jrc_mus-liver"]),
+        ("modality=sbf-sem", ["jrc_macrophage-2"]),
+        ("collection=cellmap-segmentation-challenge", ["jrc_hela-2", "jrc_mus-liver"]),
+        ("has_crops=true", ["jrc_hela-2"]),
+        ("has_crops=false", ["jrc_macrophage-2", "jrc_mus-liver"]),
+        ("fixation=hpf", ["jrc_hela-2"]),
+        ("fixation=hpf&fixation=chemical", ["jrc_hela-2", "jrc_mus-liver"]),
+        ("voxel_size_max=8", ["jrc_hela-2", "jrc_mus-liver"]),
+        ("voxel_size_max=3.5", []),
+        ("voxel_size_max=4", ["jrc_hela-2"]),
+        ("voxel_size_min=8", ["jrc_macrophage-2", "jrc_mus-liver"]),
+        ("voxel_size_min=4&voxel_size_max=10", ["jrc_mus-liver"]),
+        ("organism=mus-musculus&has_crops=false&modality=fib-sem", ["jrc_mus-liver"]),
+    ],
+)
+def test_dataset_filters(api, small_catalog: SmallCatalog, query: str, expected: list[str]) -> None:
+    assert slugs(api.get(f"/api/datasets/?{query}")) == expected
+
+
+@pytest.mark.parametrize(
+    ("organelle", "expected"),
+    [
+        # The group matches a volume of mito_mem and a crop of mito_lum, both in HeLa.
+        ("mito", ["jrc_hela-2"]),
+        ("mito_mem", ["jrc_hela-2"]),
+        # A segment label (liver) and a crop (HeLa).
+        ("nuc", ["jrc_hela-2", "jrc_mus-liver"]),
+        ("er", ["jrc_hela-2"]),
+    ],
+)
+def test_organelle_filter_includes_group_members(api, small_catalog: SmallCatalog, organelle, expected) -> None:
+    assert slugs(api.get(f"/api/datasets/?organelle={organelle}")) == expected
+
+
+def test_nested_groups_match_recursively(api, small_catalog: SmallCatalog) -> None:
+    organelles = factories.LabelClassFactory(name="organelles", label_id=200)
+    organelles.members.set([small_catalog.mito])
+    bump_catalog_version()
+    assert slugs(api.get("/api/datasets/?organelle=organelles")) == ["jrc_hela-2"]
+
+
+def test_crop_and_volume_filters(api, small_catalog: SmallCatalog) -> None:
+    crops = api.get("/api/crops/?organelle=mito").json()["results"]
+    assert [crop["number"] for crop in crops] == [1]
+    assert [c["number"] for c in api.get("/api/crops/?split=test").json()["results"]] == [2]
+    assert [c["number"] for c in api.get("/api/crops/?dataset=jrc_hela-2&ordering=-number").json()["results"]] == [2, 1]
+    names = {v["name"] for v in api.get("/api/volumes/?organelle=mito").json()["results"]}
+    assert names == {"labels/mito_mem_seg"}
+    names = {v["name"] for v in api.get("/api/volumes/?organelle=nuc").json()["results"]}
+    assert names == {"labels/nuclei"}
+    assert [v["name"] for v in api.get("/api/volumes/?format=n5").json()["results"]] == ["labels/mito_mem_seg"]
+    kinds = api.get("/api/volumes/?kind=segmentation&content_type=prediction").json()["results"]
+    assert [v["name"] for v in kinds] == ["labels/nuclei"]
+    assert api.get("/api/volumes/?dataset=jrc_macrophage-2&format=precomputed").json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("title", ["jrc_hela-2", "jrc_macrophage-2", "jrc_mus-liver"]),
+        ("-release_date", ["jrc_mus-liver", "jrc_hela-2", "jrc_macrophage-2"]),
+        ("voxel_size", ["jrc_hela-2", "jrc_mus-liver", "jrc_macrophage-2"]),
+        ("-crop_count,slug", ["jrc_hela-2", "jrc_macrophage-2", "jrc_mus-liver"]),
+        ("-volume_count,-slug", ["jrc_mus-liver", "jrc_hela-2", "jrc_macrophage-2"]),
+    ],
+)
+def test_ordering(api, small_catalog: SmallCatalog, ordering: str, expected: list[str]) -> None:
+    assert slugs(api.get(f"/api/datasets/?ordering={ordering}")) == expected
+
+
+def test_filterset_used_directly_like_the_pages(small_catalog: SmallCatalog) -> None:
+    filterset = DatasetFilterSet(
+        QueryDict("organelle=mito&ordering=-crop_count"), queryset=models.Dataset.objects.all()
+    )
+    assert filterset.is_valid()
+    assert [d.slug for d in filterset.qs] == ["jrc_hela-2"]
+    invalid = DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=dataset_list_queryset())
+    assert not invalid.is_valid()
+    assert "voxel_size_max" in invalid.errors
+    crops = CropFilterSet(QueryDict("organelle=mito"), queryset=models.Crop.objects.all())
+    assert [crop.number for crop in crops.qs] == [1]
+
+
+# Search ------------------------------------------------------------------------------------------
+
+
+def test_parse_query_reads_websearch_syntax() -> None:
+    parsed = parse_query('"interphase hela" mito or er -macrophage')
+    assert parsed.groups == [["interphase hela"], ["mito", "er"]]
+    assert parsed.excluded == ["macrophage"]
+
+
+def test_search_ranks_title_above_description(api, small_catalog: SmallCatalog) -> None:
+    response = api.get("/api/datasets/?q=liver")
+    assert slugs(response) == ["jrc_mus-liver", "jrc_macrophage-2"]
+    ranks = [row["search_rank"] for row in response.json()["results"]]
+    assert ranks[0] > ranks[1] > 0
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("liver -macrophage", ["jrc_mus-liver"]),
+        ('"interphase hela"', ["jrc_hela-2"]),
+        ("hela or macrophage", ["jrc_hela-2", "jrc_macrophage-2"]),
+        ("Mus musculus", ["jrc_macrophage-2", "jrc_mus-liver"]),
+        ("hela", ["jrc_hela-2"]),
+        ("nucleus", ["jrc_hela-2", "jrc_mus-liver"]),
+        ("zebrafish", []),
+    ],
+)
+def test_search_syntax(api, small_catalog: SmallCatalog, query: str, expected: list[str]) -> None:
+    assert sorted(slugs(api.get("/api/datasets/", {"q": query}))) == expected
+
+
+def test_search_finds_group_names_of_annotated_members(api, small_catalog: SmallCatalog) -> None:
+    # HeLa is annotated with mito_mem and mito_lum only; their group's long name is Mitochondria.
+    assert "jrc_hela-2" in slugs(api.get("/api/datasets/?q=mitochondria"))
+
+
+def test_search_combines_with_filters_and_explicit_ordering(api, small_catalog: SmallCatalog) -> None:
+    assert slugs(api.get("/api/datasets/?q=liver&modality=sbf-sem")) == ["jrc_macrophage-2"]
+    assert slugs(api.get("/api/datasets/?q=liver&ordering=slug")) == ["jrc_macrophage-2", "jrc_mus-liver"]
+
+
+def test_search_index_follows_refresh(api, small_catalog: SmallCatalog) -> None:
+    models.Dataset.objects.filter(pk=small_catalog.macrophage.pk).update(title="Kupffer cell")
+    models.Tissue.objects.filter(slug="blood").update(name="Peripheral blood")
+    refresh_search_index([small_catalog.macrophage.pk])
+    assert slugs(api.get("/api/datasets/?q=kupffer")) == ["jrc_macrophage-2"]
+    assert slugs(api.get("/api/datasets/?q=peripheral")) == ["jrc_macrophage-2"]
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="trigram similarity is PostgreSQL's (pg_trgm); SQLite has no typo match")
+def test_search_forgives_typos_on_postgresql(api, small_catalog: SmallCatalog) -> None:
+    assert sorted(slugs(api.get("/api/datasets/?q=mitochondira"))) == ["jrc_hela-2", "jrc_mus-liver"]
+    assert slugs(api.get("/api/datasets/?q=macrophgae")) == ["jrc_macrophage-2"]
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="the stored tsvector exists on PostgreSQL only")
+def test_search_vector_is_weighted_on_postgresql(small_catalog: SmallCatalog) -> None:
+    vector = models.Dataset.objects.values_list("search_vector", flat=True).get(pk=small_catalog.liver.pk)
+    assert "'liver':" in vector and "A" in vector.split("'liver':")[1].split(" ")[0]
+    assert "'hepatocyt':" in vector and "B" in vector.split("'hepatocyt':")[1].split(" ")[0]
+
+
+@pytest.mark.skipif(ON_POSTGRESQL, reason="the SQLite fallback")
+def test_sqlite_fallback_matches_substrings(api, small_catalog: SmallCatalog) -> None:
+    assert sorted(slugs(api.get("/api/datasets/?q=mitochond"))) == ["jrc_hela-2", "jrc_mus-liver"]
+
+
+# Facets ------------------------------------------------------------------------------------------
+
+
+def facet(body: dict, name: str) -> dict[str, int]:
+    return {item["value"]: item["count"] for item in body[name]}
+
+
+def test_facets_count_every_value(api, small_catalog: SmallCatalog) -> None:
+    body = api.get("/api/datasets/facets/").json()
+    assert body["total"] == 3
+    assert facet(body, "organism") == {"mus-musculus": 2, "homo-sapiens": 1}
+    assert facet(body, "tissue") == {"liver": 1, "blood": 1}
+    assert facet(body, "modality") == {"fib-sem": 2, "sbf-sem": 1}
+    assert facet(body, "organelle") == {"mito": 1, "mito_mem": 1, "mito_lum": 1, "er": 1, "nuc": 2}
+    assert facet(body, "collection") == {"cellmap-segmentation-challenge": 2}
+    assert facet(body, "has_crops") == {"true": 1, "false": 2}
+    assert facet(body, "fixation") == {"hpf": 1, "chemical": 1}
+    assert facet(body, "voxel_size") == {"2": 0, "4": 1, "8": 2, "16": 2, "32": 3, "64": 3}
+    organism = body["organism"][0]
+    assert organism == {"value": "mus-musculus", "label": "Mus musculus", "count": 2, "selected": False}
+    assert next(item for item in body["modality"] if item["value"] == "fib-sem")["label"] == "FIB-SEM"
+
+
+def test_facets_are_disjunctive(api, small_catalog: SmallCatalog) -> None:
+    body = api.get("/api/datasets/facets/?organism=homo-sapiens&modality=fib-sem").json()
+    assert body["total"] == 1
+    # The organism facet ignores the organism filter but keeps modality=fib-sem.
+    assert facet(body, "organism") == {"mus-musculus": 1, "homo-sapiens": 1}
+    assert next(item for item in body["organism"] if item["value"] == "homo-sapiens")["selected"] is True
+    # The modality facet ignores modality but keeps organism=homo-sapiens.
+    assert facet(body, "modality") == {"fib-sem": 1}
+    assert facet(body, "organelle") == {"mito": 1, "mito_mem": 1, "mito_lum": 1, "er": 1, "nuc": 1}
+    assert facet(body, "has_crops") == {"true": 1, "false": 0}
+
+
+def test_facets_follow_search(api, small_catalog: SmallCatalog) -> None:
+    body = api.get("/api/datasets/facets/?q=liver").json()
+    assert body["total"] == 2
+    assert facet(body, "organism") == {"mus-musculus": 2}
+
+
+def test_facets_keep_selected_values_without_datasets(api, small_catalog: SmallCatalog) -> None:
+    body = api.get("/api/datasets/facets/?tissue=blood&organism=homo-sapiens").json()
+    blood = next(item for item in body["tissue"] if item["value"] == "blood")
+    assert blood == {"value": "blood", "label": "Blood", "count": 0, "selected": True}
+
+
+def test_facets_are_cached_until_the_catalog_changes(
+    api, small_catalog: SmallCatalog, django_assert_num_queries
+) -> None:
+    first = api.get("/api/datasets/facets/?modality=fib-sem").json()
+    with django_assert_num_queries(0):
+        assert api.get("/api/datasets/facets/?modality=fib-sem").json() == first
+    factories.DatasetFactory(slug="jrc_new", organism=small_catalog.hela.organism, modality="fib-sem")
+    assert api.get("/api/datasets/facets/?modality=fib-sem").json() == first
+    bump_catalog_version()
+    assert api.get("/api/datasets/facets/?modality=fib-sem").json()["total"] == first["total"] + 1
+
+
+def test_facets_of_a_queryset_count_within_it(small_catalog: SmallCatalog) -> None:
+    facets = dataset_facets(models.Dataset.objects.filter(organism__slug="mus-musculus"))
+    assert facets["total"] == 2
+    assert facet(facets, "organism") == {"mus-musculus": 2}
+    assert facet(facets, "modality") == {"fib-sem": 1, "sbf-sem": 1}
+
+
+def test_facets_refuse_an_invalid_filterset(small_catalog: SmallCatalog) -> None:
+    with pytest.raises(ValueError, match="voxel_size_max"):
+        dataset_facets(DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=models.Dataset.objects.all()))
