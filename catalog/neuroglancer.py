@@ -5,7 +5,8 @@ and emitted with ``to_json()``, so each one is a state that package parses.
 
 Coordinates, one convention for every state: the global coordinate space is a voxel grid
 with axes x, y, z in metres. It is the dataset's voxel size (the crop's label voxel size in
-a crop state; for a dataset without one, the volume's own voxel size, else 1 nm). Positions,
+a crop state; for a dataset without one, the first catalogued volume scale; with neither,
+the state names no dimensions and Neuroglancer takes them from the data). Positions,
 bounding boxes and zoom levels are expressed in those voxels, so stepping through z moves
 one slice. A source whose voxel size the catalog knows gets an explicit transform: its input
 dimensions are ``|scale|`` per axis, the matrix diagonal is the sign of the scale (negative
@@ -260,15 +261,18 @@ def check_volume(volume: VolumeInfo, s3_endpoint: str = "") -> str:
     return source
 
 
-def global_voxel_size(dataset: DatasetInfo, volume: VolumeInfo | None = None) -> Vec3:
-    """The voxel grid of a state (nm): the dataset's, else the volume's, else 1 nm."""
+def global_voxel_size(dataset: DatasetInfo, volumes: Sequence[VolumeInfo] = ()) -> Vec3 | None:
+    """The voxel grid of a state (nm): the dataset's, else the first catalogued volume scale.
+
+    None when neither is known: the state then names no dimensions and Neuroglancer takes
+    them, and the initial position, from the data's own metadata.
+    """
     candidates = [dataset.voxel_size]
-    if volume is not None and volume.scale is not None:
-        candidates.append(tuple(abs(v) for v in volume.scale))  # type: ignore[arg-type]
+    candidates += [tuple(abs(v) for v in volume.scale) for volume in _order(volumes) if volume.scale is not None]
     for candidate in candidates:
         if candidate is not None and _finite(candidate) and all(v > 0 for v in candidate):
             return candidate  # type: ignore[return-value]
-    return FALLBACK_VOXEL_NM
+    return None
 
 
 def coordinate_space(voxel_nm: Vec3) -> neuroglancer.CoordinateSpace:
@@ -280,7 +284,7 @@ def _rgb_channels(volume: VolumeInfo) -> bool:
     return len(volume.channels) >= 2 and "c" in volume.axes and volume.format in OME_FORMATS
 
 
-def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
+def source_transform(volume: VolumeInfo, voxel_nm: Vec3 | None) -> neuroglancer.CoordinateSpaceTransform | None:
     """Place a volume on the global grid from its catalogued scale and translation.
 
     None when the catalog has no scale: the source's own metadata then places it. A
@@ -288,9 +292,8 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
     channel dimension ``c^`` so that one shader sees every channel.
     """
     rgb = _rgb_channels(volume)
-    output = coordinate_space(voxel_nm)
     if volume.scale is None:
-        if not rgb:
+        if not rgb or voxel_nm is None:
             return None
         names, units, scales = [], [], []
         for axis in volume.axes:
@@ -303,6 +306,8 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
         return neuroglancer.CoordinateSpaceTransform(
             output_dimensions=neuroglancer.CoordinateSpace(names=names, units=units, scales=scales)
         )
+    voxel_nm = voxel_nm or tuple(abs(v) for v in volume.scale)  # type: ignore[assignment]
+    output = coordinate_space(voxel_nm)
     translation = volume.translation or (0.0, 0.0, 0.0)
     rank = 4 if rgb else 3
     matrix = []
@@ -326,9 +331,10 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
     )
 
 
-def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
+def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3 | None) -> neuroglancer.CoordinateSpaceTransform | None:
     if tuple(mesh.scale) == (1.0, 1.0, 1.0) and tuple(mesh.translation) == (0.0, 0.0, 0.0):
         return None
+    voxel_nm = voxel_nm or FALLBACK_VOXEL_NM
     matrix = []
     for i in range(3):
         row = [0.0, 0.0, 0.0, _number(mesh.translation[i] / voxel_nm[i])]
@@ -393,7 +399,7 @@ def _rgb_shader(channels: Sequence[ChannelInfo], invert: bool) -> str:
 
 
 def image_layer(
-    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
+    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = "", *, primary: bool = True
 ) -> neuroglancer.ImageLayer:
     """An image layer with invlerp contrast, inverted LUT, colour or RGB channels.
 
@@ -420,7 +426,9 @@ def image_layer(
     return layer
 
 
-def segmentation_layer(volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "") -> neuroglancer.SegmentationLayer:
+def segmentation_layer(
+    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = ""
+) -> neuroglancer.SegmentationLayer:
     """A segmentation coloured by its label class, with its meshes as a second source.
 
     Semantic labels (``SegmentLabel`` rows) get one colour per value and are all listed.
@@ -451,7 +459,7 @@ def segmentation_layer(volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = ""
 
 
 def volume_layer(
-    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
+    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = "", *, primary: bool = True
 ) -> neuroglancer.Layer:
     """The layer for one volume, by kind; raises ``NotViewableError`` when there is none."""
     if volume.kind == "image":
@@ -477,9 +485,9 @@ def volume_extent(volume: VolumeInfo) -> tuple[Vec3, Vec3] | None:
     return lower, size  # type: ignore[return-value]
 
 
-def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3) -> None:
+def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3 | None) -> None:
     """Centre the view on a box (lower corner, size in nm) and zoom so it fills a panel."""
-    if box is None:
+    if box is None or voxel_nm is None:
         return
     lower, size = box
     state.position = [_voxel_centre((lower[i] + size[i] / 2) / voxel_nm[i]) for i in range(3)]
@@ -490,9 +498,10 @@ def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel
         state.projection_scale = _number(largest / canonical * PROJECTION_MARGIN)
 
 
-def _new_state(voxel_nm: Vec3) -> neuroglancer.ViewerState:
+def _new_state(voxel_nm: Vec3 | None) -> neuroglancer.ViewerState:
     state = neuroglancer.ViewerState()
-    state.dimensions = coordinate_space(voxel_nm)
+    if voxel_nm is not None:
+        state.dimensions = coordinate_space(voxel_nm)
     state.layout = "4panel"
     return state
 
@@ -566,7 +575,7 @@ def _order(volumes: Iterable[VolumeInfo]) -> list[VolumeInfo]:
 def _add_layers(
     state: neuroglancer.ViewerState,
     volumes: Sequence[VolumeInfo],
-    voxel_nm: Vec3,
+    voxel_nm: Vec3 | None,
     s3_endpoint: str,
     visible: set[int] | None,
 ) -> list[tuple[VolumeInfo, NotViewableError]]:
@@ -614,7 +623,7 @@ def default_visible(volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> set
 
 def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = "") -> dict:
     """One volume, centred on itself (or on the dataset when its size is unknown)."""
-    voxel_nm = global_voxel_size(dataset, volume)
+    voxel_nm = global_voxel_size(dataset, [volume])
     state = _new_state(voxel_nm)
     layer = volume_layer(volume, voxel_nm, s3_endpoint)
     state.layers.append(name=volume.name, layer=layer)
@@ -636,7 +645,7 @@ def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[
 
 def dataset_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
     """The dataset's image plus every segmentation, prediction and mesh; a default subset visible."""
-    voxel_nm = global_voxel_size(dataset)
+    voxel_nm = global_voxel_size(dataset, volumes)
     state = _new_state(voxel_nm)
     skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, default_visible(volumes, s3_endpoint))
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
@@ -645,7 +654,7 @@ def dataset_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoi
 
 def custom_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
     """Any chosen volumes of one dataset, all visible (the layer picker's state)."""
-    voxel_nm = global_voxel_size(dataset, volumes[0] if volumes else None)
+    voxel_nm = global_voxel_size(dataset, volumes)
     state = _new_state(voxel_nm)
     skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, None)
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
@@ -670,13 +679,13 @@ def view_state(
     dataset: DatasetInfo, view: ViewInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = ""
 ) -> StateResult:
     """A curated view: its layers (images drawn first), position, zoom and orientation."""
-    voxel_nm = global_voxel_size(dataset, volumes[0] if volumes else None)
+    voxel_nm = global_voxel_size(dataset, volumes)
     state = _new_state(voxel_nm)
     skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, None)
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
-    if view.position is not None and _finite(view.position):
+    if voxel_nm is not None and view.position is not None and _finite(view.position):
         state.position = [_voxel_centre(view.position[i] / voxel_nm[i]) for i in range(3)]
-    if view.scale is not None and math.isfinite(view.scale) and view.scale > 0:
+    if voxel_nm is not None and view.scale is not None and math.isfinite(view.scale) and view.scale > 0:
         state.cross_section_scale = _number(view.scale / min(voxel_nm))
     orientation = _quaternion(view.orientation)
     if orientation is not None:
@@ -685,7 +694,7 @@ def view_state(
 
 
 def crop_label_layers(
-    crop: CropInfo, voxel_nm: Vec3, s3_endpoint: str = ""
+    crop: CropInfo, voxel_nm: Vec3 | None, s3_endpoint: str = ""
 ) -> list[tuple[str, neuroglancer.SegmentationLayer, bool]]:
     """The crop's ``all`` array first (every class in its colour), then one layer per class.
 

@@ -208,10 +208,16 @@ def test_odd_view_data_never_gives_500(client: Client, hela: dict, orientation: 
     view = ViewFactory(dataset=hela["dataset"], orientation=orientation, scale=None, position_x=None)
     view.layers.create(position=0, name="raw-tiff", volume=hela["tiff"])
 
-    status, state, _ = get_state(client, reverse("state-view", args=[view.pk]))
+    status, body, _ = get_state(client, reverse("state-view", args=[view.pk]))
 
+    assert status == 409
+    assert "None of the volumes" in body["detail"]
+    assert body["errors"][0]["name"] == "raw-tiff"
+
+    view.layers.create(position=1, name="fibsem-uint8", volume=hela["em"])
+    status, state, _ = get_state(client, reverse("state-view", args=[view.pk]))
     assert status == 200
-    assert state["layers"] == []
+    assert [layer["name"] for layer in state["layers"]] == ["fibsem-uint8"]
     assert "crossSectionOrientation" not in state
     ng.parse_state(state)
 
@@ -241,8 +247,24 @@ def test_dataset_without_geometry_and_volumes_without_shape_or_scale(client: Cli
 
     assert status == 200
     assert "position" not in state
-    assert state["dimensions"]["x"] == [1e-09, "m"]
+    assert "dimensions" not in state
     assert state["layers"][0]["source"] == [{"url": "zarr://s3://test-bucket/bare/bare.zarr/em"}]
+
+
+def test_dataset_with_nothing_viewable_answers_409_with_every_reason(client: Client) -> None:
+    dataset = DatasetFactory(slug="platelet-em")
+    VolumeFactory(dataset=dataset, name="24-images", format=VolumeFormat.TIFF, url="24-images.tif")
+    VolumeFactory(dataset=dataset, name="24-semantic", format=VolumeFormat.TIFF, url="24-semantic.tif")
+    empty = DatasetFactory(slug="empty")
+
+    status, body, response = get_state(client, reverse("state-dataset", args=["platelet-em"]))
+    assert status == 409
+    assert [error["name"] for error in body["errors"]] == ["24-images", "24-semantic"]
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+    status, body, _ = get_state(client, reverse("state-dataset", args=[empty.slug]))
+    assert status == 409
+    assert body["detail"] == "This dataset has no volumes to show."
 
 
 def test_unknown_records_answer_404_with_cors(client: Client) -> None:

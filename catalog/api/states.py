@@ -5,7 +5,8 @@ Any Neuroglancer (ours or the public one) opens ``<viewer>#!<state URL>`` and fe
 state cross-origin, so every answer carries ``Access-Control-Allow-Origin: *``. States are
 cached briefly and revalidated with a strong ETag (a hash of the body); saved states never
 change and are cached for a year. A state request never answers 500: a volume that cannot
-make a layer is left out (its own URL answers 409 with the reason), and anything else the
+make a layer is left out (its own URL answers 409 with the reason), a state left with no
+layer at all (the platelet TIFFs) is a 409 listing every reason, and anything else the
 recipe rejects is a 409 naming the problem.
 """
 
@@ -84,8 +85,17 @@ def json_state_response(
     return _cors(response, READ_METHODS)
 
 
-def _record_skipped(result: ng.StateResult, volumes: dict[int, Volume]) -> list[dict[str, Any]]:
-    """Record each left-out volume's reason on it; return them for the response log."""
+class NothingToShowError(Exception):
+    """A state would have no layer at all; answered 409 with every volume's reason."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+def _checked(result: ng.StateResult, volumes: dict[int, Volume], what: str) -> dict:
+    """Record each left-out volume's reason on it; refuse a state with no layer at all."""
     skipped = []
     for info, error in result.skipped:
         volume = volumes.get(info.id)
@@ -94,7 +104,11 @@ def _record_skipped(result: ng.StateResult, volumes: dict[int, Volume]) -> list[
         skipped.append({"volume": info.id, "name": info.name, **error.as_error()})
     if skipped:
         logger.info("Neuroglancer state left out %d volume(s): %s", len(skipped), skipped)
-    return skipped
+    if not result.state.get("layers"):
+        if skipped:
+            raise NothingToShowError(f"None of the volumes of this {what} can be shown in Neuroglancer.", skipped)
+        raise NothingToShowError(f"This {what} has no volumes to show.", [])
+    return result.state
 
 
 def _state_view(build: Callable[[HttpRequest], Any], methods: tuple[str, ...] = READ_METHODS) -> Callable:
@@ -109,6 +123,8 @@ def _state_view(build: Callable[[HttpRequest], Any], methods: tuple[str, ...] = 
             state = build(request, **kwargs)
         except ng.NotViewableError as error:
             return _error(409, error.message, methods, errors=[error.as_error()])
+        except NothingToShowError as error:
+            return _error(409, error.message, methods, errors=error.errors)
         except RECIPE_ERRORS as error:
             logger.exception("Neuroglancer state could not be built for %s", request.path)
             return _error(409, f"No viewer state can be made from this record: {error}", methods)
@@ -128,8 +144,7 @@ def _dataset_state(request: HttpRequest, slug: str) -> dict:
     """The dataset's image with every segmentation, prediction and mesh."""
     dataset = get_object_or_404(Dataset, slug=slug)
     result, volumes = viewer.build_dataset_state(dataset)
-    _record_skipped(result, volumes)
-    return result.state
+    return _checked(result, volumes, "dataset")
 
 
 def _volume_state(request: HttpRequest, pk: int) -> dict:
@@ -146,16 +161,14 @@ def _crop_state(request: HttpRequest, number: int) -> dict:
     """The dataset's EM, the crop's labels and its bounding box, centred on the crop."""
     crop = get_object_or_404(Crop.objects.select_related("dataset").prefetch_related("label_classes"), number=number)
     result, volumes = viewer.build_crop_state(crop)
-    _record_skipped(result, volumes)
-    return result.state
+    return _checked(result, volumes, "crop")
 
 
 def _view_state(request: HttpRequest, pk: int) -> dict:
     """A curated view's layers, position, zoom and orientation."""
     view = get_object_or_404(View.objects.select_related("dataset").prefetch_related("layers"), pk=pk)
     result, volumes = viewer.build_view_state(view)
-    _record_skipped(result, volumes)
-    return result.state
+    return _checked(result, volumes, "view")
 
 
 def _parse_volume_ids(raw: Any) -> list[int]:
@@ -200,8 +213,7 @@ def _custom_state(request: HttpRequest) -> dict | HttpResponse:
         return _error(400, f"volumes: all volumes must belong to one dataset, got {', '.join(slugs)}", methods)
     volumes = [found[pk] for pk in ids]
     result, by_id = viewer.build_custom_state(volumes[0].dataset, volumes)
-    _record_skipped(result, by_id)
-    return result.state
+    return _checked(result, by_id, "selection")
 
 
 def _saved_state(request: HttpRequest, key: str) -> HttpResponse:
