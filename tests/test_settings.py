@@ -1,0 +1,57 @@
+"""Settings come from the environment; production refuses to start half-configured."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION = {
+    "PORTAL_PRODUCTION": "true",
+    "SECRET_KEY": "k" * 64,
+    "ALLOWED_HOSTS": "portal.example.org",
+    "DATABASE_URL": "sqlite:////tmp/unused-portal-settings-check.sqlite3",
+}
+
+
+SERVICE_VARIABLES = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+
+
+def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh interpreter with only ``env`` on top of a service-free environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = run_django("check", **env)
+    assert result.returncode != 0
+    assert f"Production needs {missing}" in result.stderr
+
+
+def test_deploy_checks_are_clean_in_production():
+    result = run_django("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_defaults_need_no_services():
+    script = "from django.conf import settings as s; print(s.DEBUG, s.CELERY_TASK_ALWAYS_EAGER, s.DATABASES)"
+    result = run_django("shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    debug, eager, databases = result.stdout.split(" ", 2)
+    assert (debug, eager) == ("False", "True")
+    assert "'ENGINE': 'django.db.backends.sqlite3'" in databases
+    assert str(ROOT / "db.sqlite3") in databases
