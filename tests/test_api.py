@@ -1,5 +1,8 @@
 """The REST API's resources, errors, permissions and throttling."""
 
+# Fixtures imported from tests.test_api_fixtures are redefined as test parameters.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
@@ -7,7 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from catalog import models
-from tests.test_api_fixtures import SmallCatalog, api, small_catalog, slugs, token_client  # noqa: F401
+from tests.test_api_fixtures import SmallCatalog, api, slugs, small_catalog, token_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +58,8 @@ def test_dataset_detail(api, small_catalog: SmallCatalog) -> None:
         "state-dataset", args=["jrc_hela-2"]
     )
     assert body["neuroglancer"]["neuroglancer_url"]
-    assert "search_vector" not in body and "search_text" not in body
+    assert "search_vector" not in body
+    assert "search_text" not in body
     assert body["institutions"] == ["HHMI/Janelia"]
 
 
@@ -77,7 +81,8 @@ def test_volume_detail(api, small_catalog: SmallCatalog) -> None:
     assert body["voxel_size"] == {"x": 4.0, "y": 4.0, "z": 5.24}
     assert body["translation"] == {"x": 0.0, "y": 0.0, "z": 0.0}
     assert body["display"]["contrast_start"] == 100
-    assert body["status"] == "ok" and body["validation_errors"] == []
+    assert body["status"] == "ok"
+    assert body["validation_errors"] == []
     assert body["neuroglancer"]["neuroglancer_state_url"].endswith(
         reverse("state-volume", args=[small_catalog.hela_mito.pk])
     )
@@ -131,7 +136,8 @@ def test_vocabulary_and_other_resources(api, small_catalog: SmallCatalog) -> Non
     assert view["organelles"] == ["mito"]
     assert view["layers"] == [{"position": 0, "name": "em/fibsem-uint8", "volume": small_catalog.hela_em.pk}]
     scores = api.get("/api/benchmark-results/?dataset=jrc_hela-2&metric=iou").json()["results"]
-    assert scores[0]["label_class"] == "mito" and scores[0]["value"] == 0.8
+    assert scores[0]["label_class"] == "mito"
+    assert scores[0]["value"] == 0.8
 
 
 def test_api_root_and_trailing_slash(api, small_catalog: SmallCatalog) -> None:
@@ -203,7 +209,9 @@ def test_not_found_and_method_not_allowed_are_json(api, small_catalog: SmallCata
 
 def test_page_size_and_pages(api, small_catalog: SmallCatalog) -> None:
     first = api.get("/api/datasets/?page_size=2").json()
-    assert first["count"] == 3 and len(first["results"]) == 2 and first["next"]
+    assert first["count"] == 3
+    assert len(first["results"]) == 2
+    assert first["next"]
     second = api.get(first["next"]).json()
     assert [row["slug"] for row in second["results"]] == ["jrc_mus-liver"]
     assert api.get("/api/datasets/?page_size=100").status_code == 200
