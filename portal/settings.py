@@ -62,6 +62,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The benchmark (`make bench`, bench/): a floor view under /bench/ and per-request SQL counts.
+PORTAL_BENCH = env.bool("PORTAL_BENCH", default=False)
+if env.bool("PORTAL_COUNT_QUERIES", default=False):
+    MIDDLEWARE.insert(0, "bench.middleware.QueryCountMiddleware")
+
 ROOT_URLCONF = "portal.urls"
 
 TEMPLATES = [

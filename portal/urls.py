@@ -16,3 +16,6 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if settings.PORTAL_BENCH:
+    urlpatterns.insert(0, path("bench/", include("bench.urls")))
