@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from catalog import citations
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import (
     BenchmarkResult,
@@ -37,7 +39,7 @@ from catalog.models import (
 from catalog.models.base import ContentType, VolumeFormat
 from catalog.selectors import (
     collection_queryset,
-    dataset_detail_queryset,
+    dataset_citation_queryset,
     dataset_facets,
     dataset_list_queryset,
     label_class_queryset,
@@ -106,6 +108,18 @@ def _link(request: HttpRequest, kind: str, objects: list[Any], key: str) -> list
     for obj in objects:
         obj.neuroglancer_url = neuroglancer_links(request, kind, getattr(obj, key))["neuroglancer_url"]
     return objects
+
+
+def _citation(record: citations.CitationRecord) -> dict[str, str]:
+    """A one-line reference to read, and BibTeX and RIS to copy into a reference manager."""
+    year = f" ({record.issued.year})" if record.issued else ""
+    creators = ", ".join(creator.name for creator in record.creators)
+    link = f"https://doi.org/{record.doi}" if record.doi else record.url
+    if creators:
+        text = f"{creators}{year}. {record.title}. {record.publisher}. {link}"
+    else:
+        text = f"{record.title}{year}. {record.publisher}. {link}"
+    return {"text": text, "bibtex": citations.bibtex(record), "ris": citations.ris(record)}
 
 
 def _class_prefetch(lookup: str) -> Prefetch:
@@ -305,7 +319,11 @@ def _grouped_volumes(volumes: list[Volume]) -> list[tuple[str, list[Volume]]]:
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
     dataset = get_object_or_404(
-        dataset_detail_queryset().prefetch_related(
+        dataset_citation_queryset()
+        .defer("search_vector", "search_text")
+        .prefetch_related(
+            "cell_types",
+            "treatments",
             Prefetch(
                 "volumes", queryset=Volume.objects.select_related("label_class").order_by("name"), to_attr="volume_list"
             ),
@@ -329,12 +347,17 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         slug=slug,
     )
+    record = citations.dataset_record(
+        dataset, url=request.build_absolute_uri(request.path), publisher=settings.CITATION_PUBLISHER
+    )
     volumes = _link(request, "volume", dataset.volume_list, "pk")
     main_volume = next((v for v in volumes if v.content_type in (ContentType.EM, ContentType.LM) and v.url), None)
     main_volume = main_volume or next((v for v in volumes if v.url), None)
     context: dict[str, Any] = {
         "dataset": dataset,
         "dataset_links": neuroglancer_links(request, "dataset", dataset.slug),
+        "citation": _citation(record),
+        "jsonld": citations.dataset_jsonld(dataset, record),
         "volume_groups": _grouped_volumes(volumes),
         "volume_count": len(volumes),
         "views": _link(request, "view", dataset.view_list, "pk"),
@@ -371,11 +394,24 @@ def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A collection's text, DOI and datasets, and the crops of its datasets filtered by CropFilterSet."""
-    collection = get_object_or_404(collection_queryset().prefetch_related("downloads"), slug=slug)
+    collection = get_object_or_404(collection_queryset(detail=True), slug=slug)
     datasets = list(dataset_list_queryset().filter(collections=collection))
     _link(request, "dataset", datasets, "slug")
     crop_total = sum(dataset.crop_count for dataset in datasets)
-    context: dict[str, Any] = {"collection": collection, "datasets": datasets, "crop_total": crop_total}
+    record = citations.collection_record(
+        collection, url=request.build_absolute_uri(request.path), publisher=settings.CITATION_PUBLISHER
+    )
+    dataset_urls = {
+        dataset.slug: request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+        for dataset in datasets
+    }
+    context: dict[str, Any] = {
+        "collection": collection,
+        "datasets": datasets,
+        "crop_total": crop_total,
+        "citation": _citation(record),
+        "jsonld": citations.collection_jsonld(collection, record, dataset_urls),
+    }
     if crop_total:
         params = _filter_params(request.GET)
         crops = (

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import json
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog import models
 from catalog.models.base import ContentType, CropSplit, DoiGroup, VolumeKind
+from catalog.search import refresh_search_index
 from tests import factories
 
 XSS = '"><script>alert("pwned")</script><img src=x onerror=alert(1)>'
@@ -136,7 +142,9 @@ def build_catalog(extra: int = 0) -> PageCatalog:
 
     result = PageCatalog(rich, sparse, mito, er, challenge, p7, human, mouse, kidney, volumes)
     for index in range(extra):
-        dataset = factories.DatasetFactory(slug=f"jrc_mus-tissue-{index}", organism=mouse)
+        dataset = factories.DatasetFactory(
+            slug=f"jrc_mus-tissue-{index}", organism=mouse, description="Mouse kidney imaged by FIB-SEM."
+        )
         dataset.tissues.add(kidney)
         p7.datasets.add(dataset)
         factories.VolumeFactory(dataset=dataset, name="em")
@@ -146,6 +154,7 @@ def build_catalog(extra: int = 0) -> PageCatalog:
         extra_view = factories.ViewFactory(dataset=dataset)
         extra_view.organelles.add(nuc)
         result.extra.append(dataset)
+    refresh_search_index()
     return result
 
 
@@ -290,3 +299,340 @@ def test_collection_renders_markdown_without_raw_html(client, catalog):
     assert "<strong>training crops</strong>" in html
     assert "<b>raw html</b>" not in html
     assert "&lt;b&gt;raw html&lt;/b&gt;" in html
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Facets and the class hierarchy are cached per catalog version; every test builds its own catalog."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- dataset browse -----------------------------------------------------------------------
+
+
+def _slugs(response) -> list[str]:
+    return [dataset.slug for dataset in response.context["page"].object_list]
+
+
+def test_dataset_list_shows_cards_with_counts_and_facets(client, catalog):
+    response = client.get(reverse("catalog:dataset-list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _slugs(response) == ["jrc_hela-2", "jrc_mus-kidney"]
+    text = visible_text(html)
+    assert "2 datasets" in text
+    assert "3 volumes" in text
+    assert "2 crops" in text
+    assert "4 \u00d7 4 \u00d7 5.24 nm" in text
+    assert 'src="https://example.org/thumbs/jrc_hela-2.png"' in html
+    assert 'alt="Thumbnail of Interphase HeLa cell"' in html
+    for heading in ("Collection", "Organism", "Modality", "Organelle", "Voxel size", "Annotated crops"):
+        assert f"<legend>{heading}</legend>" in html
+    assert 'id="f-organism-homo-sapiens"' in html
+    assert "vendor/htmx/htmx.min.js" in html
+    assert "cdn" not in html.lower()
+    assert_clean(html)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=hela", ["jrc_hela-2"]),
+        ("organism=homo-sapiens", ["jrc_hela-2"]),
+        ("tissue=kidney", ["jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("modality=fib-sem", ["jrc_hela-2", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("organelle=nuc", ["jrc_mus-kidney", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("organelle=mito", ["jrc_hela-2", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("collection=cellmap-segmentation-challenge", ["jrc_hela-2", "jrc_mus-kidney"]),
+        ("collection=p7-mouse-tissue&organism=mus-musculus", ["jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("has_crops=false", []),
+        ("voxel_size_max=4", []),
+        ("voxel_size_max=8", ["jrc_hela-2", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("fixation=hpf", ["jrc_hela-2"]),
+        ("organism=homo-sapiens&organism=mus-musculus", ["jrc_hela-2", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("q=&organism=&ordering=", ["jrc_hela-2", "jrc_mus-kidney", "jrc_mus-tissue-0", "jrc_mus-tissue-1"]),
+        ("ordering=-volume_count", None),
+    ],
+)
+def test_every_filter_of_the_browse_page(client, db, query, expected):
+    build_catalog(extra=2)
+    response = client.get(f"{reverse('catalog:dataset-list')}?{query}")
+    assert response.status_code == 200
+    if expected is None:
+        counts = [dataset.volume_count for dataset in response.context["page"].object_list]
+        assert counts == sorted(counts, reverse=True)
+        assert counts[0] == 3
+    else:
+        assert sorted(_slugs(response)) == expected
+        assert f"{len(expected)} dataset" in visible_text(response.content.decode())
+
+
+def test_facet_counts_follow_the_other_filters(client, db):
+    build_catalog(extra=2)
+    response = client.get(f"{reverse('catalog:dataset-list')}?organism=mus-musculus")
+    groups = {group["key"]: group for group in response.context["facet_groups"]}
+    organisms = {item["value"]: item for item in groups["organism"]["values"]}
+    assert organisms["mus-musculus"]["selected"]
+    assert organisms["mus-musculus"]["count"] == 2
+    assert organisms["homo-sapiens"]["count"] == 1
+    tissues = {item["value"]: item["count"] for item in groups["tissue"]["values"]}
+    assert tissues == {"kidney": 2}
+    html = response.content.decode()
+    assert re.search(r'id="f-organism-mus-musculus"[^>]*checked', html)
+    assert "Remove filter Mus musculus" in html
+
+
+def test_sorting_and_layouts(client, db):
+    build_catalog(extra=2)
+    url = reverse("catalog:dataset-list")
+    by_title = _slugs(client.get(f"{url}?ordering=title"))
+    titles = [models.Dataset.objects.get(slug=slug).title for slug in by_title]
+    assert titles == sorted(titles)
+    grid = client.get(url).content.decode()
+    listed = client.get(f"{url}?layout=list").content.decode()
+    assert 'class="card-grid"' in grid
+    assert "dataset-list-table" not in grid
+    assert "dataset-list-table" in listed
+
+
+def test_pagination_keeps_the_filters(client, db):
+    build_catalog(extra=30)
+    url = reverse("catalog:dataset-list")
+    first = client.get(f"{url}?organism=mus-musculus")
+    assert len(_slugs(first)) == 24
+    assert "?organism=mus-musculus&amp;page=2" in first.content.decode()
+    second = client.get(f"{url}?organism=mus-musculus&page=2")
+    assert len(_slugs(second)) == 6
+    assert not set(_slugs(first)) & set(_slugs(second))
+    assert client.get(f"{url}?page=999").context["page"].number == 2
+    assert client.get(f"{url}?page=abc").context["page"].number == 1
+
+
+def test_htmx_requests_get_the_results_fragment(client, catalog):
+    url = f"{reverse('catalog:dataset-list')}?q=hela"
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    html = fragment.content.decode()
+    assert html.lstrip().startswith('<div id="browse-body"')
+    assert "<html" not in html
+    assert "HX-Request" in fragment["Vary"]
+    restored = client.get(url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.content.decode()
+
+
+def test_browse_form_works_without_javascript(client, catalog):
+    html = client.get(reverse("catalog:dataset-list")).content.decode()
+    form = re.search(r"<form id=\"dataset-search\"[^>]*>", html).group(0)
+    assert 'method="get"' in form
+    assert f'action="{reverse("catalog:dataset-list")}"' in form
+    assert 'hx-push-url="true"' in form
+    assert '<label class="visually-hidden" for="q">' in html
+
+
+def test_bad_filter_values_are_named(client, catalog):
+    response = client.get(f"{reverse('catalog:dataset-list')}?organism=atlantis&voxel_size_max=abc")
+    assert response.status_code == 400
+    text = visible_text(response.content.decode())
+    assert "organism" in text
+    assert "voxel_size_max" in text
+    assert response.context["page"].paginator.count == 0
+
+
+def test_search_text_is_escaped_everywhere(client, catalog):
+    url = reverse("catalog:dataset-list")
+    for headers in ({}, {"HX-Request": "true"}):
+        html = client.get(url, {"q": XSS, "organism": "homo-sapiens"}, headers=headers).content.decode()
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;alert" in html
+
+
+# --- dataset page -------------------------------------------------------------------------
+
+
+def test_rich_dataset_page(client, catalog):
+    response = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    text = visible_text(html)
+    for expected in (
+        "Interphase HeLa cell",
+        "A HeLa cell imaged by FIB-SEM at 4 nm isotropic.",
+        "Homo sapiens",
+        "HeLa",
+        "High-pressure freezing",
+        "700 eV",
+        "2 nA",
+        "0.5 MHz",
+        "0 V",
+        "50 \u00d7 10 \u00d7 40 \u00b5m",
+        "CC BY 4.0",
+        "cosem@janelia.hhmi.org",
+        "10.25378/janelia.13114211",
+        "Segmentations",
+        "Whole-organelle",
+        "Mitochondria close-up",
+        "crop 1",
+        "withheld",
+        "U-Net",
+        "0.910",
+    ):
+        if expected == "Whole-organelle":
+            expected = "Whole-cell organelle segmentation in volume electron microscopy"
+        assert expected in text, expected
+    # Volumes grouped by content type, EM first.
+    assert text.index("EM 1") < text.index("Segmentation 1") < text.index("Prediction 1")
+    assert_clean(html)
+
+
+def test_dataset_page_links_every_part_to_neuroglancer(client, catalog):
+    html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
+    state = "http://testserver" + reverse("state-dataset", args=["jrc_hela-2"])
+    assert f"#!{state}" in html
+    for volume in catalog.rich.volumes.all():
+        assert "#!http://testserver" + reverse("state-volume", args=[volume.pk]) in html
+        assert f'name="volumes" value="{volume.pk}"' in html
+    assert "#!http://testserver" + reverse("state-crop", args=[1]) in html
+    view = catalog.rich.views.get()
+    assert "#!http://testserver" + reverse("state-view", args=[view.pk]) in html
+
+
+def test_dataset_page_explains_how_to_get_the_data(client, catalog):
+    html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
+    text = visible_text(html)
+    assert "aws s3 ls --no-sign-request s3://test-bucket/jrc_hela-2/jrc_hela-2.zarr/" in text
+    assert "s3://test-bucket/jrc_hela-2/jrc_hela-2.zarr/fibsem-uint8" in text
+    assert "zarr.open_group(url, mode=&quot;r&quot;" in html
+    assert 'storage_options={"anon": True}' in text
+
+
+def test_sparse_dataset_page_hides_empty_sections(client, catalog):
+    response = client.get(reverse("catalog:dataset-detail", args=["jrc_mus-kidney"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    text = visible_text(html)
+    assert "<h1>jrc_mus-kidney</h1>" in html
+    for absent in ("Sample", "Acquisition parameters", "Release", "Curated views", "Benchmark", "Publications", "DOIs"):
+        assert absent not in text, absent
+    assert "Annotated crops" in text
+    assert_clean(html)
+
+
+def test_dataset_page_embeds_schema_org_json_ld_safely(client, catalog):
+    models.Dataset.objects.filter(pk=catalog.rich.pk).update(description="</script><script>alert(1)</script>")
+    html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert match is not None
+    data = json.loads(match.group(1))
+    assert data["@type"] == "Dataset"
+    assert data["description"] == "</script><script>alert(1)</script>"
+    assert "<script>alert(1)" not in html
+
+
+def test_unknown_dataset_is_404(client, catalog):
+    response = client.get(reverse("catalog:dataset-detail", args=["jrc_nope"]))
+    assert response.status_code == 404
+    assert "We could not find that page" in response.content.decode()
+
+
+def test_layer_picker_redirects_to_the_viewer_with_a_custom_state(client, catalog):
+    picked = [volume.pk for volume in catalog.volumes[:2]]
+    other = catalog.volumes[3].pk  # a volume of another dataset is ignored
+    url = reverse("catalog:dataset-open", args=["jrc_hela-2"])
+    response = client.get(url, {"volumes": [*picked, other, "x"]})
+    assert response.status_code == 302
+    viewer, _, state_url = response["Location"].partition("#!")
+    assert viewer
+    expected = "http://testserver" + reverse("state-custom") + "?volumes=" + "%2C".join(map(str, sorted(picked)))
+    assert state_url == expected
+
+
+def test_layer_picker_without_volumes_returns_to_the_dataset(client, catalog):
+    response = client.get(reverse("catalog:dataset-open", args=["jrc_hela-2"]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("catalog:dataset-detail", args=["jrc_hela-2"]) + "#layers"
+
+
+# --- collections with crops ---------------------------------------------------------------
+
+
+def test_challenge_page_lists_datasets_with_viewer_links_and_crops(client, catalog):
+    response = client.get(reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "#!http://testserver" + reverse("state-dataset", args=["jrc_mus-kidney"]) in html
+    assert [crop.number for crop in response.context["crop_page"].object_list] == [1, 2, 3]
+    assert "#!http://testserver" + reverse("state-crop", args=[3]) in html
+    assert_clean(html)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"dataset": "jrc_mus-kidney"}, [3]),
+        ({"organelle": "mito"}, [1]),
+        ({"organelle": "er", "dataset": "jrc_hela-2"}, [1]),
+        ({"split": "test"}, [2]),
+        ({"dataset": "", "organelle": "", "split": ""}, [1, 2, 3]),
+    ],
+)
+def test_challenge_crops_filter_by_dataset_class_and_split(client, catalog, query, expected):
+    response = client.get(reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"]), query)
+    assert [crop.number for crop in response.context["crop_page"].object_list] == expected
+
+
+def test_collection_without_crops_has_no_crop_section(client, db):
+    build_catalog(extra=1)
+    html = client.get(reverse("catalog:collection-detail", args=["p7-mouse-tissue"])).content.decode()
+    assert "jrc_mus-tissue-0" in html
+    assert 'id="crop-results"' in html
+
+
+# --- fixed query counts -------------------------------------------------------------------
+
+PAGE_QUERY_LIMITS = [
+    ("catalog:home", [], 8),
+    ("catalog:dataset-list", [], 20),
+    ("catalog:dataset-detail", ["jrc_hela-2"], 20),
+    ("catalog:organelle-list", [], 4),
+    ("catalog:organelle-detail", ["nuc"], 10),
+    ("catalog:collection-detail", ["p7-mouse-tissue"], 14),
+    ("catalog:collection-detail", ["cellmap-segmentation-challenge"], 14),
+    ("catalog:collection-list", [], 3),
+    ("catalog:tissue-detail", ["kidney"], 4),
+    ("catalog:organism-detail", ["mus-musculus"], 4),
+]
+
+
+def _count_queries(client, name: str, args: list[str]) -> int:
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse(name, args=args))
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize(("name", "args", "limit"), PAGE_QUERY_LIMITS)
+def test_pages_run_a_fixed_number_of_queries(client, db, django_assert_max_num_queries, name, args, limit):
+    data = build_catalog(extra=2)
+    small = _count_queries(client, name, args)
+    for index in range(2, 25):
+        dataset = factories.DatasetFactory(slug=f"jrc_more-{index}", organism=data.mouse)
+        dataset.tissues.add(data.kidney)
+        data.p7.datasets.add(dataset)
+        data.challenge.datasets.add(dataset)
+        for volume_index in range(3):
+            factories.VolumeFactory(dataset=dataset, name=f"v{volume_index}", label_class=data.mito)
+        crop = factories.CropFactory(dataset=dataset)
+        crop.label_classes.set([data.mito, data.er])
+    for volume_index in range(10):
+        factories.VolumeFactory(dataset=data.rich, name=f"extra-{volume_index}", label_class=data.er)
+    for _ in range(10):
+        factories.CropFactory(dataset=data.rich).label_classes.set([data.mito])
+    large = _count_queries(client, name, args)
+    assert large == small
+    cache.clear()
+    with django_assert_max_num_queries(limit):
+        client.get(reverse(name, args=args))
