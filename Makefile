@@ -18,10 +18,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# The self-hosted Neuroglancer client; without Node the portal links to the public viewer.
+# The self-hosted Neuroglancer client, rebuilt when its sources change; without Node the
+# portal links to the public viewer instead.
+VIEWER_SOURCES := viewer/package.json viewer/package-lock.json viewer/vite.config.js viewer/index.html $(wildcard viewer/src/*)
+
 viewer:
-	@if command -v npm >/dev/null 2>&1; then bash viewer/build.sh; \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory viewer/dist/index.html; \
 	else echo "make viewer: Node.js/npm not found; the portal will open datasets in the public Neuroglancer viewer."; fi
+
+viewer/dist/index.html: $(VIEWER_SOURCES)
+	bash viewer/build.sh
 
 migrate: venv
 	$(PY) manage.py migrate --no-input
