@@ -169,3 +169,9 @@ def test_mouse_brain_confocal_keeps_placeholders_empty():
     rgb = brain.volumes.get(name="brainbow-rgb")
     assert [c.colour for c in rgb.channels.all()] == ["#ff0000", "#00ff00", "#0000ff"]
     assert any("'X x X x X micrometers'" in issue["message"] for issue in brain.known_issues)
+
+
+def test_loading_fills_the_search_index():
+    hela = m.Dataset.objects.get(slug="jrc_hela-2")
+    assert "HeLa" in hela.search_text
+    assert "mitochondria" in hela.search_text.lower()

@@ -31,6 +31,8 @@ from catalog.schemas.manifest import (
     VocabularyManifest,
     VolumeManifest,
 )
+from catalog.search import refresh_search_index
+from catalog.selectors import bump_catalog_version
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -230,6 +232,9 @@ def load_catalog(*, files: CatalogFiles, prune: bool = False) -> LoadReport:
     try:
         with transaction.atomic():
             loader.load(files)
+            if loader.report.changed:
+                refresh_search_index(loader.dataset_ids)
+                transaction.on_commit(bump_catalog_version)
     except IntegrityError as error:
         raise ManifestError([f"{loader.context}: the database refused the record: {error}"]) from error
     return loader.report
@@ -265,6 +270,7 @@ class _Loader:
         self.prune = prune
         self.report = report if report is not None else LoadReport()
         self.context = "catalog"
+        self.dataset_ids: list[int] = []
         self._class_ids: dict[str, int] | None = None
 
     @contextmanager
@@ -372,6 +378,7 @@ class _Loader:
                 m.Dataset, m.Dataset.objects.filter(slug=manifest.slug).first(), self.dataset_values(manifest)
             )
             self.dataset_links(dataset, manifest)
+            self.dataset_ids.append(dataset.pk)
         class_ids = self.class_ids()
         volumes = {v.name: v for v in dataset.volumes.all()}
         saved_volumes = {}
