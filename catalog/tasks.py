@@ -1,14 +1,16 @@
 """Celery tasks: thin wrappers that take ids and call a service.
 
 The ingest task is acknowledged late (a worker that dies mid-run leaves the message on the
-queue) and retried with exponential backoff on throttling and connection errors only:
-``S3TransientError`` is what ``catalog.s3`` raises for SlowDown, Throttling, RequestTimeout,
-503s and lost connections. Validation problems never raise (they are stored on the
-volumes), and any other error fails the run at once with its message on the run.
+queue) and retried with exponential backoff and jitter on throttling and connection errors
+only: ``S3TransientError`` is what ``catalog.s3`` raises for SlowDown, Throttling,
+RequestTimeout, 503s and lost connections. Validation problems never raise (they are stored
+on the volumes); any other error fails the run at once. The run's status and error are
+written by the task body itself, so they are right on a worker and in eager mode alike.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from celery import Task, shared_task
@@ -18,35 +20,38 @@ from catalog.services import ingest as ingest_service
 
 INGEST_SOFT_TIME_LIMIT = 60 * 60
 INGEST_MAX_RETRIES = 5
+RETRY_BASE_SECONDS = 10
+RETRY_MAX_SECONDS = 15 * 60
 
 
-class IngestTask(Task):
-    """Mirrors the task's retries and failures onto the IngestRun so staff can see them."""
-
-    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        ingest_service.mark_run_retrying(run_id=args[0], error=ingest_service.describe_failure(exc))
-
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        ingest_service.mark_run_failed(run_id=args[0], error=ingest_service.describe_failure(exc))
+def retry_delay(retries: int) -> float:
+    """Exponential backoff with full jitter: up to 10 s, 20 s, 40 s ... capped at 15 minutes."""
+    return random.uniform(RETRY_BASE_SECONDS / 2, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries))
 
 
 @shared_task(
     bind=True,
-    base=IngestTask,
     name="catalog.ingest_run",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(S3TransientError,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
     max_retries=INGEST_MAX_RETRIES,
     soft_time_limit=INGEST_SOFT_TIME_LIMIT,
     time_limit=INGEST_SOFT_TIME_LIMIT + 120,
 )
 def ingest_run_task(self: Task, run_id: int) -> dict[str, Any]:
     """Run one IngestRun; returns its counts."""
-    run = ingest_service.execute_ingest_run(run_id=run_id)
+    try:
+        run = ingest_service.execute_ingest_run(run_id=run_id)
+    except S3TransientError as error:
+        message = ingest_service.describe_failure(error)
+        if self.request.retries >= self.max_retries:
+            ingest_service.mark_run_failed(run_id=run_id, error=message)
+            raise
+        ingest_service.mark_run_retrying(run_id=run_id, error=message)
+        raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+    except Exception as error:
+        ingest_service.mark_run_failed(run_id=run_id, error=ingest_service.describe_failure(error))
+        raise
     return {
         "run": run.pk,
         "status": run.status,

@@ -134,10 +134,18 @@ def start_ingest_run(
 
 
 def enqueue_ingest_run(*, run: IngestRun) -> None:
-    """Send the run to a worker after the surrounding transaction commits."""
+    """Send the run to a worker after the surrounding transaction commits.
+
+    Without a broker (eager Celery) the task runs here once, without retries (nothing could
+    run them later) and without raising into the request: the run records the outcome.
+    """
     from catalog.tasks import ingest_run_task
 
-    transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        eager = {"args": [run.pk], "retries": ingest_run_task.max_retries, "throw": False}
+        transaction.on_commit(lambda: ingest_run_task.apply(**eager), robust=True)
+    else:
+        transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
 
 
 # --- runs (the task's side) ---------------------------------------------------------------
