@@ -66,6 +66,8 @@ DTYPE_RANGES: dict[str, tuple[float, float]] = {
 INTEGER_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
 PRIMARY_IMAGE_CONTENT = ("em", "lm")
 CROP_BOX_COLOUR = "#ffff00"
+WHITE = "#ffffff"
+"""A white image is plain greyscale: it gets Neuroglancer's default shader."""
 
 
 class NotViewableError(Exception):
@@ -361,10 +363,8 @@ def _contrast(volume: VolumeInfo) -> tuple[list[float], list[float]] | None:
     low = volume.contrast_min if volume.contrast_min is not None else min(start, end)
     high = volume.contrast_max if volume.contrast_max is not None else max(start, end)
     low, high = min(low, start, end), max(high, start, end)
-    if volume.dtype in INTEGER_DTYPES:
-        values = [round(v) for v in (start, end, low, high)]
-    else:
-        values = [_number(v) for v in (start, end, low, high)]
+    integral = volume.dtype in INTEGER_DTYPES or all(float(v).is_integer() for v in (start, end, low, high))
+    values = [round(v) if integral else _number(v) for v in (start, end, low, high)]
     start, end, low, high = values
     if start == end:
         end = start + 1
@@ -417,8 +417,9 @@ def image_layer(
                 f"ch{c.index}": {"range": contrast[0], "window": contrast[1]} for c in volume.channels
             }
     else:
-        if volume.display_colour or volume.invert_lut:
-            layer.shader = _colour_shader(volume.display_colour, volume.invert_lut)
+        colour = "" if volume.display_colour.lower() == WHITE else volume.display_colour
+        if colour or volume.invert_lut:
+            layer.shader = _colour_shader(colour, volume.invert_lut)
         if contrast is not None:
             layer.shader_controls = {"normalized": {"range": contrast[0], "window": contrast[1]}}
     if not primary:
@@ -599,8 +600,9 @@ def _add_layers(
 def default_visible(volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> set[int]:
     """Volumes shown when a dataset opens: its first viewable EM/LM image and a few segmentations.
 
-    Segmentations with meshes (the curated, rendered ones) come first; predictions,
-    analyses and further images are listed but hidden.
+    Organelle segmentations with meshes (the curated, rendered ones) come first, then other
+    segmentations, then analyses (contact sites); predictions and further images are listed
+    but hidden.
     """
     viewable = []
     for volume in volumes:
@@ -614,7 +616,7 @@ def default_visible(volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> set
     if images:
         shown.add(images[0].id)
     segmentations = [v for v in viewable if v.kind == "segmentation" and v.content_type != "prediction"]
-    segmentations.sort(key=lambda v: not v.meshes)
+    segmentations.sort(key=lambda v: (v.content_type != "segmentation", not v.meshes))
     shown.update(v.id for v in segmentations[:MAX_DEFAULT_VISIBLE_SEGMENTATIONS])
     if not shown and viewable:
         shown.add(viewable[0].id)

@@ -628,3 +628,29 @@ def test_links_put_the_state_url_or_the_state_itself_after_the_hash() -> None:
 def test_parse_state_reads_the_whole_state(bad: dict) -> None:
     with pytest.raises((TypeError, ValueError, KeyError, AttributeError)):
         ng.parse_state(bad)
+
+
+def test_white_images_use_the_default_shader_and_whole_contrast_stays_integral() -> None:
+    volume = ng.VolumeInfo(
+        **{
+            **ANISO_EM.__dict__,
+            "dtype": "",
+            "display_colour": "#ffffff",
+            "contrast_start": 24444.0,
+            "contrast_end": 34078.0,
+        }
+    )
+    layer = ng.volume_state(ANISO_DATASET, volume)["layers"][0]
+
+    assert "shader" not in layer
+    assert layer["shaderControls"] == {"normalized": {"range": [24444, 34078], "window": [0, 255]}}
+
+
+def test_default_visible_prefers_organelle_segmentations_over_contact_sites() -> None:
+    contacts = ng.VolumeInfo(**{**HELA_MITO.__dict__, "id": 50, "name": "er_mito_contacts", "content_type": "analysis"})
+    plain = ng.VolumeInfo(**{**HELA_ER.__dict__, "id": 51, "name": f"seg-{51}"})
+    others = [ng.VolumeInfo(**{**HELA_MITO.__dict__, "id": 60 + i, "name": f"meshed-{i}"}) for i in range(4)]
+
+    shown = ng.default_visible([contacts, plain, HELA_EM, *others])
+
+    assert shown == {HELA_EM.id, plain.id, *(v.id for v in others)}
