@@ -1,0 +1,103 @@
+"""Every list and detail endpoint runs a fixed number of SQL queries, whatever the number of rows.
+
+Each endpoint is requested over a catalog of 2 and of 30 datasets (each with volumes, crops,
+views, DOIs, publications, tissues and a collection), under the same pinned maximum.
+"""
+
+# Fixtures imported from tests.test_api_fixtures are redefined as test parameters.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from catalog import models
+from catalog.search import refresh_search_index
+from tests import factories
+from tests.test_api_fixtures import api  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def build_rows(count: int) -> models.Dataset:
+    """``count`` datasets, and one dataset with ``count`` of each of its children; returns that one."""
+    mito = factories.LabelClassFactory(name="mito", label_id=50)
+    members = [factories.LabelClassFactory(name=f"mito_part{n}", label_id=60 + n) for n in range(3)]
+    mito.members.set(members)
+    collection = factories.CollectionFactory(slug="challenge", authors=["Jane Doe"])
+    big = None
+    for n in range(count):
+        tissue = factories.TissueFactory(name=f"Tissue {n}", slug=f"tissue-{n}")
+        dataset = factories.DatasetFactory(slug=f"ds-{n:03d}")
+        dataset.tissues.add(tissue)
+        collection.datasets.add(dataset)
+        volume = factories.VolumeFactory(dataset=dataset, label_class=members[n % 3])
+        models.SegmentLabel.objects.create(volume=volume, value=1, name="part", label_class=members[0])
+        crop = factories.CropFactory(dataset=dataset, number=n + 1)
+        crop.label_classes.set(members)
+        view = factories.ViewFactory(dataset=dataset)
+        view.organelles.set([mito])
+        models.ViewLayer.objects.create(view=view, position=0, name=volume.name, volume=volume)
+        models.BenchmarkResult.objects.create(dataset=dataset, method="m", metric="iou", label_class=mito, value=0.5)
+        publication = models.Publication.objects.create(
+            title=f"Paper {n}", doi=models.DOI.objects.create(value=f"10.1234/paper.{n}")
+        )
+        dataset.publications.add(publication)
+        big = big or dataset
+    for n in range(count):
+        factories.VolumeFactory(dataset=big, name=f"extra-{n}")
+        models.DatasetDOI.objects.create(dataset=big, doi=models.DOI.objects.create(value=f"10.1234/ds.{n}"))
+        factories.ViewFactory(dataset=big, name=f"extra view {n}")
+        big.institutions.add(models.Institution.objects.create(name=f"Institute {n}"))
+        factories.CropFactory(dataset=big, number=1000 + n).label_classes.set(members)
+    refresh_search_index()
+    cache.clear()
+    return big
+
+
+ENDPOINTS = [
+    # (path, maximum queries); {dataset}, {volume}, {crop}, {view} are filled in.
+    ("/api/datasets/?page_size=100", 3),
+    ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 8),
+    ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4),
+    ("/api/datasets/{dataset}/", 9),
+    ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14),
+    ("/api/datasets/{dataset}/citation/?style=ris", 6),
+    ("/api/datasets/{dataset}/jsonld/", 12),
+    ("/api/volumes/?page_size=100", 2),
+    ("/api/volumes/?page_size=100&dataset={dataset}&organelle=mito", 6),
+    ("/api/volumes/{volume}/", 4),
+    ("/api/crops/?page_size=100&organelle=mito", 6),
+    ("/api/crops/{crop}/", 2),
+    ("/api/label-classes/?page_size=100", 4),
+    ("/api/label-classes/mito/", 3),
+    ("/api/organisms/?page_size=100", 2),
+    ("/api/tissues/?page_size=100", 2),
+    ("/api/tissues/tissue-0/", 1),
+    ("/api/collections/", 2),
+    ("/api/collections/challenge/", 3),
+    ("/api/collections/challenge/jsonld/", 3),
+    ("/api/publications/?page_size=100", 3),
+    ("/api/views/?page_size=100", 4),
+    ("/api/views/{view}/", 3),
+    ("/api/benchmark-results/?page_size=100", 2),
+]
+
+
+@pytest.mark.parametrize("rows", [2, 30])
+@pytest.mark.parametrize(("path", "maximum"), ENDPOINTS)
+def test_query_count_does_not_grow(api, django_assert_max_num_queries, rows: int, path: str, maximum: int) -> None:
+    big = build_rows(rows)
+    url = path.format(
+        dataset=big.slug,
+        volume=big.volumes.order_by("pk").first().pk,
+        crop=big.crops.order_by("number").first().number,
+        view=big.views.order_by("pk").first().pk,
+    )
+    with django_assert_max_num_queries(maximum):
+        response = api.get(url)
+    assert response.status_code == 200, response.content
+    if response["Content-Type"] == "application/json":
+        body = response.json()
+        assert body.get("results", body)
