@@ -638,12 +638,13 @@ def test_white_images_use_the_default_shader_and_whole_contrast_stays_integral()
             "display_colour": "#ffffff",
             "contrast_start": 24444.0,
             "contrast_end": 34078.0,
+            "contrast_max": 65535.0,
         }
     )
     layer = ng.volume_state(ANISO_DATASET, volume)["layers"][0]
 
     assert "shader" not in layer
-    assert layer["shaderControls"] == {"normalized": {"range": [24444, 34078], "window": [0, 255]}}
+    assert layer["shaderControls"] == {"normalized": {"range": [24444, 34078], "window": [0, 65535]}}
 
 
 def test_default_visible_prefers_organelle_segmentations_over_contact_sites() -> None:
