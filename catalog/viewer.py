@@ -150,6 +150,34 @@ def view_info(view: View) -> ng.ViewInfo:
     return ng.ViewInfo(name=view.name, position=_vector(view, "position"), scale=view.scale, orientation=orientation)
 
 
+def viewer_problem(volume: Volume) -> dict[str, str] | None:
+    """Why this volume cannot be opened in Neuroglancer ({field, message}), or None.
+
+    Costs no query (channels, meshes and labels do not decide it), so list pages and
+    serializers can hide the viewer link of a TIFF without asking for its state.
+    """
+    info = ng.VolumeInfo(
+        id=volume.pk,
+        name=volume.name,
+        url=volume.url,
+        format=volume.format,
+        kind=volume.kind,
+        content_type=volume.content_type,
+        shape=_vector(volume, "shape"),
+        scale=_vector(volume, "scale"),
+        translation=_vector(volume, "translation"),
+        contrast_min=volume.contrast_min,
+        contrast_max=volume.contrast_max,
+        contrast_start=volume.contrast_start,
+        contrast_end=volume.contrast_end,
+    )
+    try:
+        ng.check_volume(info, s3_endpoint())
+    except ng.NotViewableError as error:
+        return error.as_error()
+    return None
+
+
 def _infos(volumes: Iterable[Volume]) -> list[ng.VolumeInfo]:
     return [volume_info(v) for v in volumes]
 

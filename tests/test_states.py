@@ -13,7 +13,7 @@ from django.urls import reverse
 from catalog import neuroglancer as ng
 from catalog.models import SavedState, Volume
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind, VolumeStatus
-from catalog.viewer import neuroglancer_links
+from catalog.viewer import neuroglancer_links, viewer_problem
 from tests.factories import (
     CropFactory,
     DatasetFactory,
@@ -129,6 +129,12 @@ def test_unviewable_volume_is_left_out_and_its_reason_recorded(client: Client, h
     assert response["Access-Control-Allow-Origin"] == "*"
     client.get(reverse("state-volume", args=[tiff.pk]))
     assert len(Volume.objects.get(pk=tiff.pk).validation_errors) == 1, "the reason is recorded once"
+
+
+def test_viewer_problem_tells_pages_which_volumes_open_without_a_query(hela: dict, django_assert_num_queries) -> None:
+    with django_assert_num_queries(0):
+        assert viewer_problem(hela["em"]) is None
+        assert viewer_problem(hela["tiff"])["field"] == "format"
 
 
 def test_local_path_volume_answers_409(client: Client, hela: dict) -> None:
@@ -275,7 +281,10 @@ def test_unknown_records_answer_404_with_cors(client: Client) -> None:
         reverse("state-view", args=[999999]),
         reverse("state-saved", args=["nope"]),
     ):
-        assert client.get(url).status_code == 404, url
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response["Access-Control-Allow-Origin"] == "*"
+        assert json.loads(response.content)["detail"]
 
 
 def test_custom_state_from_ids(client: Client, hela: dict) -> None:

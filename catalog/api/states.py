@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -121,6 +121,8 @@ def _state_view(build: Callable[[HttpRequest], Any], methods: tuple[str, ...] = 
             return _error(405, f"Method {request.method} is not allowed here.", methods)
         try:
             state = build(request, **kwargs)
+        except Http404:
+            return _error(404, "No such record.", methods)
         except ng.NotViewableError as error:
             return _error(409, error.message, methods, errors=[error.as_error()])
         except NothingToShowError as error:
