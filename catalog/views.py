@@ -48,7 +48,8 @@ from catalog.viewer import neuroglancer_links, viewer_base_url
 
 DATASETS_PER_PAGE = 24
 CROPS_PER_PAGE = 50
-NEWEST_ON_HOME = 6
+NEWEST_ON_HOME = 8
+OPEN_GROUP_SIZE = 12
 FEATURED_COLLECTIONS = ("p7-mouse-tissue", "cellmap-segmentation-challenge")
 ZARR_FORMATS = {VolumeFormat.OME_ZARR_04, VolumeFormat.OME_ZARR_05, VolumeFormat.ZARR_V2, VolumeFormat.ZARR_V3}
 # The order in which a dataset page lists its volumes: raw data first, derived data after.
@@ -125,6 +126,11 @@ def _citation(record: citations.CitationRecord) -> dict[str, str]:
 def _class_prefetch(lookup: str) -> Prefetch:
     """Label classes with what a chip shows (name, long name, colour)."""
     return Prefetch(lookup, queryset=LabelClass.objects.only("id", "name", "long_name", "colour", "label_id"))
+
+
+def _crops_with_classes() -> QuerySet[Crop]:
+    """Crops with their dataset's slug and the classes their table rows show as chips."""
+    return Crop.objects.select_related("dataset").prefetch_related(_class_prefetch("label_classes"))
 
 
 @require_GET
@@ -240,15 +246,13 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     params = QueryDict(mutable=True)
     params["organelle"] = label_class.name
     datasets = DatasetFilterSet(params, queryset=dataset_list_queryset()).qs
-    crops = CropFilterSet(params, queryset=Crop.objects.select_related("dataset").order_by("number")).qs
+    crops = CropFilterSet(params, queryset=_crops_with_classes().order_by("number")).qs
+    crop_page = _paginate(request, crops, CROPS_PER_PAGE)
+    crop_page.object_list = _link(request, "crop", list(crop_page.object_list), "number")
     return render(
         request,
         "catalog/organelle_detail.html",
-        {
-            "label_class": label_class,
-            "datasets": list(datasets),
-            "crops": _link(request, "crop", list(crops), "number"),
-        },
+        {"label_class": label_class, "datasets": list(datasets), "crop_page": crop_page},
     )
 
 
@@ -307,12 +311,41 @@ def _python_snippet(volume: Volume) -> str:
     return "\n".join(lines)
 
 
-def _grouped_volumes(volumes: list[Volume]) -> list[tuple[str, list[Volume]]]:
-    """Volumes by content type, in reading order (EM and LM first); empty groups left out."""
+def _grouped_volumes(volumes: list[Volume]) -> list[dict[str, Any]]:
+    """Volumes by content type, in reading order (EM and LM first); empty groups left out.
+
+    Columns that no volume of a group fills are dropped, and long groups of derived data
+    start folded so the raw data and the other groups stay in sight.
+    """
     groups: OrderedDict[str, list[Volume]] = OrderedDict((value, []) for value in CONTENT_TYPE_ORDER)
     for volume in volumes:
         groups.setdefault(volume.content_type, []).append(volume)
-    return [(ContentType(value).label, members) for value, members in groups.items() if members]
+    return [
+        {
+            "label": ContentType(value).label,
+            "volumes": members,
+            "show_class": any(volume.label_class_id for volume in members),
+            "show_scale": any(volume.scale_x is not None for volume in members),
+            "show_shape": any(volume.shape_x is not None for volume in members),
+            "open": value in (ContentType.EM, ContentType.LM) or len(members) <= OPEN_GROUP_SIZE,
+        }
+        for value, members in groups.items()
+        if members
+    ]
+
+
+def _main_volume(volumes: list[Volume]) -> Volume | None:
+    """The volume the access instructions point at: a raw image in S3, Zarr first (Python reads it)."""
+    candidates = [volume for volume in volumes if volume.url]
+    candidates.sort(
+        key=lambda volume: (
+            volume.content_type not in (ContentType.EM, ContentType.LM),
+            not volume.url.startswith("s3://"),
+            volume.format not in ZARR_FORMATS,
+            volume.name,
+        )
+    )
+    return candidates[0] if candidates else None
 
 
 @require_GET
@@ -351,8 +384,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         dataset, url=request.build_absolute_uri(request.path), publisher=settings.CITATION_PUBLISHER
     )
     volumes = _link(request, "volume", dataset.volume_list, "pk")
-    main_volume = next((v for v in volumes if v.content_type in (ContentType.EM, ContentType.LM) and v.url), None)
-    main_volume = main_volume or next((v for v in volumes if v.url), None)
+    main_volume = _main_volume(volumes)
     context: dict[str, Any] = {
         "dataset": dataset,
         "dataset_links": neuroglancer_links(request, "dataset", dataset.slug),

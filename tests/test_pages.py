@@ -597,7 +597,7 @@ PAGE_QUERY_LIMITS = [
     ("catalog:dataset-list", [], 20),
     ("catalog:dataset-detail", ["jrc_hela-2"], 20),
     ("catalog:organelle-list", [], 4),
-    ("catalog:organelle-detail", ["nuc"], 10),
+    ("catalog:organelle-detail", ["nuc"], 12),
     ("catalog:collection-detail", ["p7-mouse-tissue"], 14),
     ("catalog:collection-detail", ["cellmap-segmentation-challenge"], 14),
     ("catalog:collection-list", [], 3),

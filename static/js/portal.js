@@ -14,6 +14,11 @@
     true
   );
 
+  // Images that failed before this script ran.
+  document.querySelectorAll("img.thumb").forEach(function (image) {
+    if (image.complete && image.naturalWidth === 0) image.remove();
+  });
+
   // Copy buttons: <button data-copy-target="id"> copies that element's text.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
