@@ -137,7 +137,8 @@ class S3Reader:
             connect_timeout=5,
             read_timeout=60,
         )
-        if session.get_credentials() is None:
+        self.anonymous = session.get_credentials() is None
+        if self.anonymous:
             config = config.merge(Config(signature_version=UNSIGNED))
         self._client = session.client("s3", endpoint_url=endpoint_url or None, config=config)
         self.max_workers = max_workers
