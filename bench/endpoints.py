@@ -1,0 +1,139 @@
+"""The fixed request mix of the benchmark and the targets each request must reach: one place.
+
+Paths are built from ``Samples`` taken from the generated catalog, so that per-object endpoints
+rotate over many records (a dataset page is not measured on one warm row) and filters use
+values that exist. An endpoint whose path answers 404 is reported as not available.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Kinds of endpoint: what the throughput and latency targets apply to.
+FLOOR = "floor"
+PAGE = "page"
+JSON = "json"
+STATE = "state"
+REVALIDATE = "revalidate"
+JSON_KINDS = {JSON, STATE, REVALIDATE}
+
+MAX_QUERIES = 10
+MAX_SCALING = 1.5
+MIN_FLOOR_RATIO = 1 / 3
+MAX_WORKER_RSS_MB = 200
+ROTATION = 200
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Values from the generated catalog that the paths are built with."""
+
+    organism: str
+    modality: str
+    search: str
+    dataset_slugs: list[str]
+    crop_numbers: list[int]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request of the mix, with its latency targets (ms; None: no target)."""
+
+    name: str
+    label: str
+    kind: str
+    paths: Callable[[Samples], list[str]]
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    conditional: bool = False
+    notes: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+
+def _one(path: str) -> Callable[[Samples], list[str]]:
+    return lambda samples: [path.format(s=samples)]
+
+
+def _each_dataset(template: str) -> Callable[[Samples], list[str]]:
+    return lambda samples: [template.format(slug=slug) for slug in samples.dataset_slugs]
+
+
+def _each_crop(template: str) -> Callable[[Samples], list[str]]:
+    return lambda samples: [template.format(number=number) for number in samples.crop_numbers]
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("floor", "Floor: bare Django JSON view", FLOOR, _one("/bench/floor/")),
+    Endpoint("browse", "Browse page, no filter", PAGE, _one("/datasets/"), p50_ms=60),
+    Endpoint("browse-facet", "Browse page, one facet (organism)", PAGE, _one("/datasets/?organism={s.organism}"), 60),
+    Endpoint("browse-search", "Browse page, search", PAGE, _one("/datasets/?q={s.search}"), p50_ms=60),
+    Endpoint("dataset-page", "Dataset page (200 datasets)", PAGE, _each_dataset("/datasets/{slug}/"), p50_ms=40),
+    Endpoint(
+        "api-list",
+        "API datasets, organism + modality filter",
+        JSON,
+        _one("/api/datasets/?organism={s.organism}&modality={s.modality}"),
+        p50_ms=25,
+        p95_ms=60,
+    ),
+    Endpoint("api-search", "API datasets, search", JSON, _one("/api/datasets/?q={s.search}"), p50_ms=25, p95_ms=60),
+    Endpoint("api-facets", "API facet counts", JSON, _one("/api/datasets/facets/"), p50_ms=25, p95_ms=60),
+    Endpoint("api-crops", "API crop list", JSON, _one("/api/crops/"), p50_ms=25, p95_ms=60),
+    Endpoint(
+        "state-dataset", "State JSON, dataset (200 datasets)", STATE, _each_dataset("/api/states/datasets/{slug}/"), 10
+    ),
+    Endpoint("state-crop", "State JSON, crop (200 crops)", STATE, _each_crop("/api/states/crops/{number}/"), 10),
+    Endpoint(
+        "state-304",
+        "State revalidation, If-None-Match -> 304",
+        REVALIDATE,
+        _each_dataset("/api/states/datasets/{slug}/"),
+        p50_ms=5,
+        conditional=True,
+    ),
+]
+
+# Query counts must not grow with the page size either: these pairs are compared at both sizes.
+PAGE_SIZE_PROBES: dict[str, tuple[str, str]] = {
+    "api-list": ("/api/datasets/?page_size=10", "/api/datasets/?page_size=100"),
+    "api-crops": ("/api/crops/?page_size=10", "/api/crops/?page_size=100"),
+}
+
+
+def endpoint_by_name(name: str) -> Endpoint:
+    for endpoint in ENDPOINTS:
+        if endpoint.name == name:
+            return endpoint
+    raise KeyError(f"unknown endpoint {name!r}; known: {', '.join(e.name for e in ENDPOINTS)}")
+
+
+def collect_samples(*, seed: int = 11, search: str = "mitochondria") -> Samples:
+    """Pick the filter values and the rotated records from the catalog in the database.
+
+    The organism is the second most common (a facet that selects a real fraction, not all);
+    datasets and crops are a seeded random sample, the same at every catalog size's run.
+    """
+    from django.db.models import Count
+
+    from catalog.models import Crop, Dataset, Organism
+
+    rng = random.Random(seed)
+    organisms = list(
+        Organism.objects.annotate(n=Count("datasets")).filter(n__gt=0).order_by("-n").values_list("slug", flat=True)
+    )
+    organism = organisms[1] if len(organisms) > 1 else (organisms[0] if organisms else "none")
+    top_modality = (
+        Dataset.objects.exclude(modality="").values("modality").annotate(n=Count("id")).order_by("-n").first()
+    )
+    modality = top_modality["modality"] if top_modality else "fib-sem"
+    slugs = list(Dataset.objects.order_by("pk").values_list("slug", flat=True))
+    numbers = list(Crop.objects.order_by("number").values_list("number", flat=True))
+    return Samples(
+        organism=organism,
+        modality=modality,
+        search=search,
+        dataset_slugs=rng.sample(slugs, k=min(ROTATION, len(slugs))),
+        crop_numbers=rng.sample(numbers, k=min(ROTATION, len(numbers))),
+    )

@@ -1,0 +1,241 @@
+"""Drive load at the server from another process: wrk when installed, else a Python client.
+
+Both drivers rotate over an endpoint's paths (and If-None-Match values for revalidation) and
+return the same ``LoadResult``: request count, throughput and latency percentiles. Traffic
+only ever goes to the loopback address the launcher bound.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULT_MARKER = "BENCH_RESULT"
+
+_WRK_SCRIPT = """
+local paths = {paths}
+local etags = {etags}
+local i = 0
+request = function()
+  i = (i % #paths) + 1
+  local headers = nil
+  if etags[i] ~= nil then headers = {{["If-None-Match"] = etags[i]}} end
+  return wrk.format("GET", paths[i], headers)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("{marker} %d %d %d %d %d %.3f %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured; latencies in milliseconds."""
+
+    tool: str
+    connections: int
+    seconds: float
+    requests: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    errors: int
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class Probe:
+    """One request's answer, with the server's own accounting headers."""
+
+    status: int
+    elapsed_ms: float
+    body_bytes: int
+    etag: str | None
+    sql_queries: int | None
+    sql_ms: float | None
+    app_ms: float | None
+    content_type: str
+
+
+def probe(host: str, port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 60) -> Probe:
+    """GET ``path`` once on a fresh connection."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        started = time.perf_counter()
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        body = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        connection.close()
+
+    def number(name: str, kind: type) -> int | float | None:
+        value = response.getheader(name)
+        return kind(value) if value not in (None, "") else None
+
+    return Probe(
+        status=response.status,
+        elapsed_ms=elapsed,
+        body_bytes=len(body),
+        etag=response.getheader("ETag"),
+        sql_queries=number("X-SQL-Queries", int),
+        sql_ms=number("X-SQL-Time", float),
+        app_ms=number("X-App-Time", float),
+        content_type=response.getheader("Content-Type", ""),
+    )
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _lua_list(values: list[str] | None, count: int) -> str:
+    if values is None:
+        return "{}"
+    assert len(values) == count
+    return "{" + ", ".join(json.dumps(v) for v in values) + "}"
+
+
+def run_wrk(
+    host: str, port: int, paths: list[str], *, connections: int, seconds: float, etags: list[str] | None = None
+) -> LoadResult:
+    """Run wrk for ``seconds`` with ``connections`` open connections over the rotating paths."""
+    script = _WRK_SCRIPT.format(
+        paths=_lua_list(paths, len(paths)), etags=_lua_list(etags, len(paths)), marker=RESULT_MARKER
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+        script_path = Path(handle.name)
+    threads = max(1, min(2, connections))
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script_path),
+        f"http://{host}:{port}{paths[0]}",
+    ]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    finally:
+        script_path.unlink(missing_ok=True)
+    for line in completed.stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            fields = line.split()[1:]
+            requests, duration_us, p50, p95, p99 = (int(x) for x in fields[:5])
+            mean = float(fields[5])
+            maximum, *errors = (int(x) for x in fields[6:])
+            duration = duration_us / 1e6
+            return LoadResult(
+                tool="wrk",
+                connections=connections,
+                seconds=duration,
+                requests=requests,
+                rps=requests / duration if duration else 0.0,
+                p50_ms=p50 / 1000,
+                p95_ms=p95 / 1000,
+                p99_ms=p99 / 1000,
+                mean_ms=mean / 1000,
+                max_ms=maximum / 1000,
+                errors=sum(errors),
+            )
+    raise RuntimeError(f"wrk printed no result (exit {completed.returncode}): {completed.stderr.strip()[:500]}")
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def run_python(
+    host: str, port: int, paths: list[str], *, connections: int, seconds: float, etags: list[str] | None = None
+) -> LoadResult:
+    """The fallback driver: one thread per connection, keep-alive when the server allows it.
+
+    Python's GIL makes this client itself a bottleneck at high throughput; wrk is preferred.
+    """
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    deadline = time.perf_counter() + seconds
+
+    def worker(slot: int) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        i = slot
+        while time.perf_counter() < deadline:
+            path = paths[i % len(paths)]
+            headers = {"If-None-Match": etags[i % len(paths)]} if etags else {}
+            i += 1
+            started = time.perf_counter()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status >= 400:
+                    errors[slot] += 1
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+            except (OSError, http.client.HTTPException):
+                errors[slot] += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=10)
+                continue
+            latencies[slot].append((time.perf_counter() - started) * 1000)
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    duration = time.perf_counter() - started
+    merged = sorted(value for values in latencies for value in values)
+    return LoadResult(
+        tool="python",
+        connections=connections,
+        seconds=duration,
+        requests=len(merged),
+        rps=len(merged) / duration if duration else 0.0,
+        p50_ms=_percentile(merged, 0.50),
+        p95_ms=_percentile(merged, 0.95),
+        p99_ms=_percentile(merged, 0.99),
+        mean_ms=sum(merged) / len(merged) if merged else 0.0,
+        max_ms=merged[-1] if merged else 0.0,
+        errors=sum(errors),
+    )
+
+
+def run_load(
+    host: str,
+    port: int,
+    paths: list[str],
+    *,
+    connections: int,
+    seconds: float,
+    etags: list[str] | None = None,
+    tool: str = "auto",
+) -> LoadResult:
+    """Run the preferred driver (``tool``: auto, wrk or python)."""
+    if tool == "wrk" or (tool == "auto" and wrk_available()):
+        return run_wrk(host, port, paths, connections=connections, seconds=seconds, etags=etags)
+    return run_python(host, port, paths, connections=connections, seconds=seconds, etags=etags)

@@ -1,0 +1,301 @@
+"""``make bench``: generate the catalog, serve it with gunicorn, drive the mix, write the table.
+
+For each catalog size (1,000 then 10,000 datasets; ``--small``: 1,000 only) the run empties and
+refills the benchmark database, starts gunicorn against it, and for every endpoint of
+``bench.endpoints.ENDPOINTS``: probes it (404: not available; other errors are reported, never
+measured), warms it up, measures latency at 1 client and throughput at 16, and reads the
+workers' peak memory at the end. Results go to ``bench/latest.json`` and ``bench/latest.md``
+(and the README's bench block) for a full default run, else to ``bench/results/``.
+
+PostgreSQL and Redis are reused from the environment (``BENCH_DATABASE_URL``,
+``BENCH_REDIS_URL``; defaults: database ``portal_bench`` on 127.0.0.1, Redis db 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import server as srv
+from bench.endpoints import ENDPOINTS, PAGE_SIZE_PROBES, Endpoint, Samples
+from bench.load import probe, run_load, wrk_available
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_SIZES = (1_000, 10_000)
+SMALL_SIZES = (1_000,)
+CONNECTIONS = (1, 16)
+PROBES = 7
+
+
+def log(message: str) -> None:
+    stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
+    print(f"[bench {stamp}] {message}", flush=True)
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def drain(server: srv.Server, *, limit_seconds: float = 90) -> None:
+    """Wait until requests left queued by a load run are served (the floor answers fast again)."""
+    deadline = time.time() + limit_seconds
+    fast = 0
+    while time.time() < deadline and fast < 3:
+        answer = probe(server.host, server.port, "/bench/floor/")
+        fast = fast + 1 if answer.elapsed_ms < 20 else 0
+        time.sleep(0.05)
+
+
+def measure_endpoint(
+    server: srv.Server, endpoint: Endpoint, samples: Samples, *, seconds: float, tool: str
+) -> dict[str, Any]:
+    """Probe, warm up and load one endpoint; never raises for an endpoint's own failure."""
+    paths = endpoint.paths(samples)
+    result: dict[str, Any] = {"name": endpoint.name, "label": endpoint.label, "kind": endpoint.kind}
+    if not paths:
+        return {**result, "status": "not available", "detail": "no records to request"}
+    result["paths"] = len(paths)
+    first = probe(server.host, server.port, paths[0])
+    result["first_ms"] = round(first.elapsed_ms, 2)
+    result["http_status"] = first.status
+    if first.status == 404:
+        return {**result, "status": "not available", "detail": "404"}
+    if first.status != 200:
+        log(f"  {endpoint.name}: HTTP {first.status}\n{server.log_tail(15)}")
+        return {**result, "status": "error", "detail": f"HTTP {first.status}"}
+    etags: list[str] | None = None
+    if endpoint.conditional:
+        etags = []
+        for path in paths:
+            answer = probe(server.host, server.port, path)
+            if answer.status != 200 or not answer.etag:
+                return {**result, "status": "not available", "detail": f"no ETag on {path} (HTTP {answer.status})"}
+            etags.append(answer.etag)
+        check = probe(server.host, server.port, paths[0], {"If-None-Match": etags[0]})
+        if check.status != 304:
+            return {**result, "status": "error", "detail": f"If-None-Match answered {check.status}, not 304"}
+    run_load(server.host, server.port, paths, connections=2, seconds=1, etags=etags, tool=tool)
+    drain(server)
+    answers = [
+        probe(
+            server.host, server.port, paths[i % len(paths)], {"If-None-Match": etags[i % len(paths)]} if etags else None
+        )
+        for i in range(PROBES)
+    ]
+    expected = 304 if endpoint.conditional else 200
+    bad = [a.status for a in answers if a.status != expected]
+    if bad:
+        return {**result, "status": "error", "detail": f"HTTP {bad[0]} on some of the rotated paths"}
+    queries = [a.sql_queries for a in answers if a.sql_queries is not None]
+    result.update(
+        status="ok",
+        body_bytes=answers[0].body_bytes,
+        queries={"min": min(queries), "max": max(queries)} if queries else None,
+        sql_ms=_median([a.sql_ms for a in answers if a.sql_ms is not None]),
+        app_ms=_median([a.app_ms for a in answers if a.app_ms is not None]),
+    )
+    for connections in CONNECTIONS:
+        measured = run_load(
+            server.host, server.port, paths, connections=connections, seconds=seconds, etags=etags, tool=tool
+        )
+        drain(server)
+        if measured.requests == 0:
+            return {**result, "status": "too slow", "detail": f"no answer within {seconds:g} s"}
+        result[f"c{connections}"] = measured.as_dict()
+    c1, c16 = result["c1"], result["c16"]
+    log(
+        f"  {endpoint.name:14s} p50 {c1['p50_ms']:7.2f} ms  p95 {c1['p95_ms']:7.2f} ms  "
+        f"{c16['rps']:7.0f} req/s@16  queries {result['queries']}  sql/app {result['sql_ms']}/{result['app_ms']} ms"
+    )
+    if c1["errors"] or c16["errors"]:
+        result["load_errors"] = c1["errors"] + c16["errors"]
+    return result
+
+
+def page_size_probes(server: srv.Server, names: set[str]) -> dict[str, dict[str, int | None]]:
+    """Query counts of list endpoints at two page sizes (must be equal)."""
+    found: dict[str, dict[str, int | None]] = {}
+    for name, pair in PAGE_SIZE_PROBES.items():
+        if name not in names:
+            continue
+        counts: dict[str, int | None] = {}
+        for path in pair:
+            answer = probe(server.host, server.port, path)
+            if answer.status == 200:
+                counts[path] = answer.sql_queries
+        if counts:
+            found[name] = counts
+    return found
+
+
+def run_size(
+    datasets: int, endpoints: list[Endpoint], *, seconds: float, tool: str, generate: bool, env: dict[str, str]
+) -> dict[str, Any]:
+    """Generate (or reuse) a catalog of ``datasets`` datasets and measure every endpoint on it."""
+    from bench.endpoints import collect_samples
+    from bench.generate import CatalogShape, generate_catalog
+
+    run: dict[str, Any] = {"datasets": datasets}
+    if generate:
+        log(f"generating {datasets:,} datasets")
+        generation = generate_catalog(CatalogShape.for_datasets(datasets))
+        run["generation"] = generation.as_dict()
+        log(f"generated in {generation.seconds:.1f} s {run['generation']['phases']}")
+    samples = collect_samples()
+    run["samples"] = {
+        "organism": samples.organism,
+        "modality": samples.modality,
+        "search": samples.search,
+        "datasets_rotated": len(samples.dataset_slugs),
+        "crops_rotated": len(samples.crop_numbers),
+    }
+    server = srv.start_server(env)
+    try:
+        run["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        log(f"gunicorn on port {server.port}, workers {server.worker_pids()}, load average {run['load_average']}")
+        run["endpoints"] = {}
+        for endpoint in endpoints:
+            try:
+                run["endpoints"][endpoint.name] = measure_endpoint(
+                    server, endpoint, samples, seconds=seconds, tool=tool
+                )
+            except (OSError, RuntimeError) as error:
+                log(f"  {endpoint.name}: {error}")
+                run["endpoints"][endpoint.name] = {"name": endpoint.name, "status": "error", "detail": str(error)}
+        available = {name for name, r in run["endpoints"].items() if r.get("status") == "ok"}
+        run["page_size_probes"] = page_size_probes(server, available)
+        run["workers"] = server.worker_memory()
+        log(f"workers: {run['workers']}")
+    finally:
+        server.stop()
+    return run
+
+
+def _commit() -> str:
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=srv.PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip() or "unknown"
+
+
+def _machine() -> str:
+    cpus = os.cpu_count() or 0
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model = platform.processor() or "unknown CPU"
+    return f"{cpus} cores ({model}), Python {platform.python_version()}"
+
+
+def write_outputs(results: dict[str, Any], prefix: Path, *, readme: Path | None) -> None:
+    from bench.report import evaluate, readme_block, render_markdown, update_readme
+
+    results["summary"] = evaluate(results)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    prefix.with_suffix(".md").write_text(render_markdown(results))
+    log(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
+    if readme is not None and update_readme(readme, readme_block(results)):
+        log(f"updated the bench block of {readme}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the portal at catalog scale.")
+    parser.add_argument("--small", action="store_true", help="one run at 1,000 datasets (a quick look)")
+    parser.add_argument("--sizes", help="comma-separated dataset counts (default 1000,10000)")
+    parser.add_argument("--seconds", type=float, help="seconds per endpoint per concurrency level (default 10)")
+    parser.add_argument("--endpoints", help="comma-separated endpoint names (default: all)")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--no-generate", action="store_true", help="measure the catalog already in the database")
+    parser.add_argument("--output", help="output prefix (default bench/latest for a full run, else bench/results/)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = (
+        tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (SMALL_SIZES if args.small else DEFAULT_SIZES)
+    )
+    seconds = args.seconds or (5.0 if args.small else 10.0)
+    endpoints = ENDPOINTS
+    if args.endpoints:
+        wanted = set(args.endpoints.split(","))
+        endpoints = [e for e in ENDPOINTS if e.name in wanted or e.name == "floor"]
+        unknown = wanted - {e.name for e in ENDPOINTS}
+        if unknown:
+            print(f"unknown endpoints: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+    if args.no_generate and len(sizes) > 1:
+        print("--no-generate measures the catalog in the database: give one --sizes value", file=sys.stderr)
+        return 2
+    full = not args.small and not args.sizes and not args.endpoints and not args.no_generate and not args.seconds
+    if args.output:
+        prefix = Path(args.output)
+    elif full:
+        prefix = BENCH_DIR / "latest"
+    else:
+        prefix = BENCH_DIR / "results" / dt.datetime.now(dt.UTC).strftime("bench-%Y%m%d-%H%M%S")
+    tool = args.tool
+    if tool == "wrk" and not wrk_available():
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    tool_name = "wrk" if tool in ("auto", "wrk") and wrk_available() else "python"
+    if tool_name == "python":
+        log("wrk not found: using the Python client (install Debian's wrk for more headroom)")
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", srv.DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", srv.DEFAULT_REDIS_URL)
+    env = srv.bench_environment(database_url, redis_url)
+    os.environ.update(env)
+    started = time.time()
+    if not args.no_generate:
+        log(f"recreating {database_url}")
+        srv.recreate_database(database_url)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    log("migrating and collecting static files")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    results: dict[str, Any] = {
+        "meta": {
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": _commit(),
+            "machine": _machine(),
+            "tool": tool_name,
+            "seconds": seconds,
+            "workers": srv.WORKERS,
+            "connections": list(CONNECTIONS),
+            "sizes": list(sizes),
+        },
+        "runs": {},
+    }
+    for datasets in sizes:
+        results["runs"][str(datasets)] = run_size(
+            datasets, endpoints, seconds=seconds, tool=tool, generate=not args.no_generate, env=env
+        )
+    results["meta"]["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results["meta"]["wall_seconds"] = round(time.time() - started, 1)
+    write_outputs(results, prefix, readme=srv.PROJECT_DIR / "README.md" if full else None)
+    log(f"done in {results['meta']['wall_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
