@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 from django.test import RequestFactory
+from PIL import Image
 
 from catalog.models.base import ContentType, VolumeKind
 from catalog.viewer import neuroglancer_links
-from tests.factories import DatasetFactory, LabelClassFactory, VolumeFactory
+from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
 from tests.fixtures.browser import skip_or_fail
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_viewer_smoke import (
@@ -54,6 +55,29 @@ def make_labels(size: int = SIZE) -> np.ndarray:
     labels[8:40, 8:40, 8:40] = 1
     labels[36:60, 30:58, 36:60] = 2
     return labels
+
+
+def open_in_viewer(browser: Any, url: str, screenshot: Path) -> tuple[dict, list, str, dict | None, list[str]]:
+    """Open a viewer link; return the load state, layer names, layout, first panel box and console."""
+    console: list[str] = []
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+    try:
+        page.goto(url, wait_until="load")
+        state = wait_for_layers(page)
+        if "ready" in state:
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.screenshot(path=str(screenshot))
+        names = page.evaluate("() => window.viewer.layerManager.managedLayers.map(l => l.name)")
+        layout = page.evaluate("() => window.viewer.state.toJSON().layout")
+        panel = page.locator(".neuroglancer-rendered-data-panel").first
+        panel.wait_for(state="visible", timeout=10_000)
+        box = panel.bounding_box()
+    finally:
+        context.close()
+    return state, names, layout, box, console
 
 
 def catalogue(s3_server: S3Server) -> Any:
@@ -124,25 +148,8 @@ def test_dataset_opens_in_the_self_hosted_viewer(
     with urllib.request.urlopen(f"{live_server.url}/static/neuroglancer/index.html") as response:
         assert response.status == 200, "the live server must serve viewer/dist under /static/neuroglancer/"
 
-    console: list[str] = []
     screenshot = artifacts_dir / "browser-viewer-dataset.png"
-    context = chromium_browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-    try:
-        page.goto(links["neuroglancer_url"], wait_until="load")
-        state = wait_for_layers(page)
-        if "ready" in state:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
-        names = page.evaluate("() => window.viewer.layerManager.managedLayers.map(l => l.name)")
-        layout = page.evaluate("() => window.viewer.state.toJSON().layout")
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
-    finally:
-        context.close()
+    state, names, layout, box, console = open_in_viewer(chromium_browser, links["neuroglancer_url"], screenshot)
 
     diag = f"url={links['neuroglancer_url']} screenshot={screenshot} console={console[-20:]}"
     assert state.get("ready"), f"layers did not load: {state} {diag}"
@@ -153,3 +160,96 @@ def test_dataset_opens_in_the_self_hosted_viewer(
     levels, stddev = panel_stats(screenshot, box)
     assert levels >= MIN_GREY_LEVELS, f"panel looks blank: {levels} grey levels {diag}"
     assert stddev >= MIN_STDDEV, f"panel looks blank: stddev {stddev:.1f} {diag}"
+
+
+def test_crop_with_flipped_em_opens_centred_on_its_labels(
+    s3_server: S3Server,
+    chromium_browser: Any,
+    artifacts_dir: Path,
+    live_server: Any,
+    settings: Any,
+    viewer_build: Path,
+) -> None:
+    """A crop state: EM whose y axis the catalog flips, 4 nm labels at an offset, the box."""
+    settings.AWS_ENDPOINT_URL_S3 = s3_server.endpoint_url
+    settings.NEUROGLANCER_VIEWER_URL = ""
+    bucket = s3_server.create_public_bucket()
+    write_ome_zarr(
+        s3_server.endpoint_url, bucket, "crop/crop.zarr/em", make_test_volume(SIZE), voxel_size_zyx_nm=(VOXEL_NM,) * 3
+    )
+    crop_root = "crop/crop.zarr/labels/groundtruth/crop4242"
+    # Labels fill one x-y corner of the crop only, so the panel centre shows plain EM. The
+    # "all" array holds class ids (900 = cell), a class array holds 1 where the class is.
+    corner = np.zeros((32, 32, 32), dtype=np.uint16)
+    corner[:, :12, :12] = 1
+    for name, labels in (("all", corner * 900), ("cell", corner)):
+        write_ome_zarr(
+            s3_server.endpoint_url,
+            bucket,
+            f"{crop_root}/{name}",
+            labels,
+            voxel_size_zyx_nm=(4.0, 4.0, 4.0),
+            translation_zyx_nm=(128.0, 128.0, 128.0),
+            n_levels=1,
+        )
+    dataset = DatasetFactory(
+        slug="crop-browser-test", voxel_size_x=VOXEL_NM, voxel_size_y=VOXEL_NM, voxel_size_z=VOXEL_NM
+    )
+    extent = SIZE * VOXEL_NM
+    VolumeFactory(
+        dataset=dataset,
+        name="em",
+        url=f"s3://{bucket}/crop/crop.zarr/em",
+        **{f"shape_{a}": SIZE for a in "xyz"},
+        scale_x=VOXEL_NM,
+        scale_y=-VOXEL_NM,
+        scale_z=VOXEL_NM,
+        translation_x=0.0,
+        translation_y=extent,
+        translation_z=0.0,
+        contrast_start=0,
+        contrast_end=255,
+    )
+    crop = CropFactory(
+        dataset=dataset,
+        number=4242,
+        voxel_size_x=4.0,
+        voxel_size_y=4.0,
+        voxel_size_z=4.0,
+        translation_x=128.0,
+        translation_y=128.0,
+        translation_z=128.0,
+        shape_x=32,
+        shape_y=32,
+        shape_z=32,
+        labels_url=f"s3://{bucket}/{crop_root}",
+    )
+    crop.label_classes.add(LabelClassFactory(name="cell", label_id=900, colour="#ff00ff"))
+    host = urllib.parse.urlsplit(live_server.url).netloc
+    links = neuroglancer_links(RequestFactory().get("/", HTTP_HOST=host), "crop", crop.number)
+
+    screenshot = artifacts_dir / "browser-viewer-crop.png"
+    state, names, layout, box, console = open_in_viewer(chromium_browser, links["neuroglancer_url"], screenshot)
+
+    diag = f"url={links['neuroglancer_url']} screenshot={screenshot} console={console[-20:]}"
+    assert state.get("ready"), f"layers did not load: {state} {diag}"
+    assert names == ["em", "crop4242/all", "crop4242/cell", "crop4242 box"], diag
+    assert layout == "4panel", diag
+    assert box is not None, diag
+    levels, stddev = panel_stats(screenshot, box)
+    assert levels >= MIN_GREY_LEVELS, f"panel looks blank: {levels} grey levels {diag}"
+    assert stddev >= MIN_STDDEV, f"panel looks blank: stddev {stddev:.1f} {diag}"
+    with Image.open(screenshot) as image:
+        rgb = image.convert("RGB")
+        # Just off the axis lines at the panel centre (the crop middle, 192 nm): with y
+        # flipped that is EM voxel (24, 40, 24), a grey ~93; unflipped it would be the
+        # white cube at (24, 24, 24).
+        cx, cy = int(box["x"] + box["width"] / 2) + 12, int(box["y"] + box["height"] / 2) + 12
+        centre = [rgb.getpixel((cx + dx, cy + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+        panel_pixels = rgb.crop(
+            (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"]))
+        )
+        magenta = sum(1 for r, g, b in panel_pixels.getdata() if r > 120 and b > 120 and g < 110)
+    grey = sum(sum(p) / 3 for p in centre) / len(centre)
+    assert 60 <= grey <= 130, f"EM at the crop middle is {grey:.0f}; is the flipped y axis applied? {diag}"
+    assert magenta > 500, f"crop labels (magenta) not drawn: {magenta} pixels {diag}"
