@@ -184,6 +184,14 @@ def test_second_run_changes_nothing(populated: str) -> None:
     assert sorted(path.name for path in Path(default_storage.location).rglob("*.png")) == files_before
 
 
+def test_an_unchanged_run_costs_a_fixed_number_of_queries(populated: str, django_assert_max_num_queries: Any) -> None:
+    """Volumes, classes, then per dataset: savepoint, dataset, names, release; nothing per volume."""
+    _ingest(populated)
+
+    with django_assert_max_num_queries(10):
+        _ingest(populated)
+
+
 def test_changed_metadata_updates_the_row(populated: str, s3_env: S3Server) -> None:
     _ingest(populated)
     untouched = _volume(populated, EM05)

@@ -150,3 +150,16 @@ def test_admin_starts_a_run_and_shows_progress(
         )
     assert IngestRun.objects.count() == 2
     assert IngestRun.objects.order_by("-id").first().updated == 0
+
+
+def test_listing_runs_costs_a_fixed_number_of_queries(staff: APIClient, django_assert_max_num_queries: Any) -> None:
+    user = get_user_model().objects.get(username="curator")
+    for index in range(5):
+        IngestRun.objects.create(prefix=f"s3://bucket/p{index}", dataset=DatasetFactory(), requested_by=user)
+
+    with django_assert_max_num_queries(2):
+        response = staff.get(reverse("ingest-run-list"))
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 5
+    assert {item["requested_by"] for item in response.json()["results"]} == {"curator"}

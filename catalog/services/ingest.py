@@ -265,6 +265,7 @@ def ingest_prefix(
             summary=summary,
             source=location.url,
         )
+    report(len(descriptions), len(descriptions))
     if summary.changed_dataset_ids and not dry_run:
         refresh_search_index(summary.changed_dataset_ids)
         bump_catalog_version()
@@ -286,12 +287,12 @@ def _volumes_under(location: S3Location) -> list[Volume]:
 
 
 def _label_class_index() -> dict[str, LabelClass]:
+    classes = list(LabelClass.objects.all())
     index: dict[str, LabelClass] = {}
-    for label_class in LabelClass.objects.all():
+    for label_class in classes:
         for alias in label_class.aliases or []:
             index.setdefault(str(alias).lower(), label_class)
-    for label_class in LabelClass.objects.all():
-        index[label_class.name] = label_class
+    index.update((label_class.name, label_class) for label_class in classes)
     return index
 
 
