@@ -78,3 +78,23 @@ document.addEventListener("htmx:configRequest", function (event) {
   });
   blank.forEach(function (key) { data.delete(key); });
 });
+
+// Phones: the filter panel starts folded, and keeps whatever state the reader gave it when
+// htmx swaps in new results and counts.
+(function () {
+  "use strict";
+  var narrow = window.matchMedia("(max-width: 900px)");
+  var filtersOpen = narrow.matches ? false : null;
+  function apply() {
+    var panel = document.querySelector("details.filters");
+    if (panel && filtersOpen !== null) panel.open = filtersOpen;
+  }
+  document.addEventListener("toggle", function (event) {
+    if (event.target.matches && event.target.matches("details.filters") && narrow.matches) {
+      filtersOpen = event.target.open;
+    }
+  }, true);
+  document.addEventListener("htmx:afterSwap", apply);
+  document.addEventListener("DOMContentLoaded", apply);
+  if (document.readyState !== "loading") apply();
+})();
