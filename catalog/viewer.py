@@ -207,15 +207,30 @@ def build_view_state(view: View) -> tuple[ng.StateResult, dict[int, Volume]]:
     return result, by_id
 
 
-def primary_images(dataset: Dataset) -> list[Volume]:
-    """The dataset's EM/LM images, the uint8 ones first (what the challenge crops are drawn on)."""
+def _container(url: str) -> str:
+    """``s3://bucket/ds/ds.zarr`` of ``s3://bucket/ds/ds.zarr/recon-1/...``: the store a path lives in."""
+    for suffix in (".zarr", ".n5"):
+        if suffix in url:
+            return url.split(suffix, 1)[0] + suffix
+    return url
+
+
+def primary_images(dataset: Dataset, near: str = "") -> list[Volume]:
+    """The dataset's EM/LM images: those in the same store as ``near`` (a crop's labels, so
+    both come from one pipeline and align), then 8-bit ones, then by name."""
     images = list(volumes_for_viewer(dataset.volumes.filter(kind="image", content_type__in=["em", "lm"])))
-    images.sort(key=lambda v: (v.dtype != "uint8" and "uint8" not in v.name, v.name))
+    store = _container(near) if near else None
+
+    def preference(volume: Volume) -> tuple[bool, bool, str]:
+        eight_bit = volume.dtype == "uint8" or "uint8" in volume.name
+        return (store is None or _container(volume.url) != store, not eight_bit, volume.name)
+
+    images.sort(key=preference)
     return images
 
 
 def build_crop_state(crop: Crop) -> tuple[ng.StateResult, dict[int, Volume]]:
-    images = primary_images(crop.dataset)
+    images = primary_images(crop.dataset, near=crop.labels_url)
     viewable = []
     for image in images:
         info = volume_info(image)

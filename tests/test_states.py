@@ -185,6 +185,18 @@ def test_crop_state_is_centred_on_the_crop(client: Client, hela: dict) -> None:
     assert state["layers"][1]["segmentColors"] == {"3": "#00ff00", "16": "#0000ff"}
 
 
+def test_crop_state_prefers_the_em_stored_with_its_labels(client: Client, hela: dict) -> None:
+    slug = hela["dataset"].slug
+    VolumeFactory(
+        dataset=hela["dataset"], name="a-fibsem-uint8-n5", format=VolumeFormat.N5, url=f"s3://other/{slug}.n5/em"
+    )
+    CropFactory(dataset=hela["dataset"], number=9)
+
+    _, state, _ = get_state(client, reverse("state-crop", args=[9]))
+
+    assert state["layers"][0]["name"] == "fibsem-uint8"
+
+
 def test_crop_of_a_dataset_without_images_still_has_a_state(client: Client) -> None:
     CropFactory(number=8)
 

@@ -81,7 +81,6 @@ def json_state_response(
         response["Content-Length"] = str(len(body))
     response["ETag"] = etag
     response["Cache-Control"] = cache_control
-    response["Vary"] = "Origin"
     return _cors(response, READ_METHODS)
 
 
