@@ -80,6 +80,7 @@ FORMAT_OF_FILE = {
     "info": VolumeFormat.PRECOMPUTED,
 }
 SCALE_LEVEL_RE = re.compile(r"^s(\d+)$")
+CHUNK_OR_LEVEL_RE = re.compile(r"^(s?\d+|c)$")
 CROP_RE = re.compile(r"^crop(\d+)$")
 SEGMENTATION_DTYPES = frozenset({"uint32", "uint64", "int64"})
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -666,6 +667,17 @@ def _annotation(attributes: dict[str, Any] | None) -> CellmapAnnotation | None:
     return parsed.cellmap.annotation if parsed else None
 
 
+def _looks_like_volume(file_name: str, listing: DirectoryListing) -> bool:
+    """Whether a directory whose attribute file is unreadable still holds array data.
+
+    Array metadata files, and scale-level or chunk directories (``s0``, ``0``, ``c``) next to
+    a group's file, mean a volume; otherwise it is an intermediate group worth walking into.
+    """
+    if file_name in {".zarray", "info"}:
+        return True
+    return any(CHUNK_OR_LEVEL_RE.match(name) for name in listing.subdirectory_names())
+
+
 def _broken(location: S3Location, file_name: str, issues: list[ValidationIssue]) -> VolumeDescription:
     description = _new_description(location, FORMAT_OF_FILE[file_name])
     description.errors.extend(issues)
@@ -676,6 +688,7 @@ class _Walker:
     def __init__(self, reader: S3Reader) -> None:
         self.reader = reader
         self.volumes: list[VolumeDescription] = []
+        self.warnings: list[str] = []
         self.candidates: list[_Candidate] = []
 
     def walk(self, root: S3Location) -> list[VolumeDescription]:
@@ -717,9 +730,12 @@ class _Walker:
                 if raw is None:
                     continue
                 document, issues = _parse_json(raw, name)
-                if issues:
+                if issues and _looks_like_volume(name, listing):
                     self.volumes.append(_broken(location, name, issues))
                     return []
+                if issues:
+                    self.warnings.append(f"{location.child(name).url}: {issues[0].message}; walked on as a group")
+                    continue
                 parsed[name] = document
         if "zarr.json" in parsed:
             return self._visit_zarr_v3(location, parsed["zarr.json"], subdirectories)
@@ -858,6 +874,10 @@ class _Walker:
         self.volumes.append(description)
 
 
-def discover(reader: S3Reader, root: S3Location) -> list[VolumeDescription]:
-    """Every volume at or below ``root``, sorted by URL."""
-    return _Walker(reader).walk(root)
+def discover(reader: S3Reader, root: S3Location, warnings: list[str] | None = None) -> list[VolumeDescription]:
+    """Every volume at or below ``root``, sorted by URL; problems that are not a volume's go to ``warnings``."""
+    walker = _Walker(reader)
+    volumes = walker.walk(root)
+    if warnings is not None:
+        warnings.extend(walker.warnings)
+    return volumes

@@ -206,6 +206,7 @@ def test_zero_or_negative_scale_is_a_validation_error(
 def test_invalid_json_is_recorded_and_does_not_stop_the_walk(s3_server: S3Server, bucket: str, ome_key: str) -> None:
     broken = "jrc_h/jrc_h.zarr/recon-1/em/broken"
     put_json(s3_server, bucket, f"{broken}/.zattrs", b'{"multiscales": [')
+    put_json(s3_server, bucket, f"{broken}/s0/.zarray", get_json(s3_server, bucket, f"{ome_key}/0/.zarray"))
 
     found = _discover(s3_server, f"s3://{bucket}/jrc_h")
 
@@ -213,6 +214,18 @@ def test_invalid_json_is_recorded_and_does_not_stop_the_walk(s3_server: S3Server
     assert _fields(found[broken]) == [".zattrs"]
     assert found[broken].errors[0].message.startswith("invalid JSON")
     assert found[broken].format == "ome-zarr-0.4"
+
+
+def test_a_broken_group_document_is_walked_past_with_a_warning(s3_server: S3Server, bucket: str, ome_key: str) -> None:
+    put_json(s3_server, bucket, "jrc_h/jrc_h.zarr/recon-1/.zattrs", b"{oops")
+    warnings: list[str] = []
+
+    found = discover(S3Reader(endpoint_url=s3_server.endpoint_url), parse_s3_url(f"s3://{bucket}/jrc_h"), warnings)
+
+    assert [volume.location.key for volume in found] == [ome_key]
+    assert found[0].errors == []
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"s3://{bucket}/jrc_h/jrc_h.zarr/recon-1/.zattrs: invalid JSON")
 
 
 def test_missing_level_is_a_validation_error(s3_server: S3Server, bucket: str, ome_key: str) -> None:

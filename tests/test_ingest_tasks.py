@@ -101,6 +101,7 @@ def test_task_runs_a_queued_run(two_datasets: str, django_capture_on_commit_call
 
 def test_validation_problems_do_not_fail_or_retry_the_task(two_datasets: str, s3_server: S3Server) -> None:
     s3_server.client().put_object(Bucket=two_datasets, Key="ds_c/ds_c.zarr/em/raw/.zattrs", Body=b"{not json")
+    s3_server.client().put_object(Bucket=two_datasets, Key="ds_c/ds_c.zarr/em/raw/s0/0.0.0", Body=b"\0")
     run = _queued_run(two_datasets)
 
     result = ingest_run_task.apply(args=[run.pk])

@@ -219,7 +219,7 @@ def ingest_prefix(
     """
     reader = reader or S3Reader()
     summary = IngestSummary(prefix=location.url, dry_run=dry_run)
-    descriptions = discover(reader, location)
+    descriptions = discover(reader, location, summary.warnings)
     summary.found = len(descriptions)
     summary.invalid = sum(not description.is_valid for description in descriptions)
     report = progress or (lambda done, total: None)
