@@ -171,7 +171,7 @@ def _read_precomputed(files: dict[str, bytes], level: ScaleLevel) -> np.ndarray:
 def spatial_volume(array: np.ndarray, axes: str) -> np.ndarray:
     """The z/y/x part of an array (first channel, first time point), as (z, y, x) or (y, x)."""
     if len(axes) != array.ndim:
-        return array.reshape(array.shape[-3:]) if array.ndim > 3 else array
+        return array[(0,) * (array.ndim - 3)] if array.ndim > 3 else array
     index = tuple(slice(None) if axis in "zyx" else 0 for axis in axes)
     kept = [axis for axis in axes if axis in "zyx"]
     data = array[index]
