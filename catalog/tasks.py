@@ -14,11 +14,11 @@ import random
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from catalog.s3 import S3TransientError
 from catalog.services import ingest as ingest_service
 
-INGEST_SOFT_TIME_LIMIT = 60 * 60
 INGEST_MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 15 * 60
@@ -35,8 +35,8 @@ def retry_delay(retries: int) -> float:
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=INGEST_MAX_RETRIES,
-    soft_time_limit=INGEST_SOFT_TIME_LIMIT,
-    time_limit=INGEST_SOFT_TIME_LIMIT + 120,
+    soft_time_limit=settings.INGEST_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.INGEST_TASK_SOFT_TIME_LIMIT + 120,
 )
 def ingest_run_task(self: Task, run_id: int) -> dict[str, Any]:
     """Run one IngestRun; returns its counts."""

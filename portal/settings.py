@@ -154,6 +154,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Buckets (and endpoints) that the API and the tasks may ingest from; the CLI may read any.
 INGEST_ALLOWED_BUCKETS = env.list("INGEST_ALLOWED_BUCKETS", default=["janelia-cosem-datasets"])
 AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
+# Seconds an ingest task may run before it stops (datasets finished so far stay committed).
+INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=2 * 60 * 60)
 
 # Neuroglancer: the self-hosted client under /neuroglancer/ by default, or any public viewer.
 NEUROGLANCER_VIEWER_URL = env.str("NEUROGLANCER_VIEWER_URL", default="")

@@ -70,10 +70,6 @@ class IngestRun(models.Model):
             return 100 if self.status == self.Status.SUCCEEDED else 0
         return round(100 * self.progress_done / self.progress_total)
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
-
 
 class VolumeStatistics(models.Model):
     """Intensity statistics and a thumbnail of an image volume, from its coarsest scale level.
