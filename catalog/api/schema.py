@@ -1,9 +1,26 @@
-"""OpenAPI post-processing: the write payloads' schemas come from the pydantic manifest models
-(JSON Schema 2020-12); this rewrites the few constructs OpenAPI 3.0 spells differently."""
+"""OpenAPI generation details: anonymous reads in the security requirements, and a
+post-processing hook. The write payloads' schemas come from the pydantic manifest models
+(JSON Schema 2020-12); the hook rewrites the few constructs OpenAPI 3.0 spells differently."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.permissions import SAFE_METHODS
+
+from catalog.api.permissions import StaffWriteOrReadOnly
+
+
+class CatalogAutoSchema(AutoSchema):
+    """Reads need no credentials: say so (an empty security requirement) on safe methods."""
+
+    def get_auth(self) -> list[dict[str, Any]]:
+        auths = super().get_auth()
+        permissions = [permission.__class__ for permission in self.view.get_permissions()]
+        if StaffWriteOrReadOnly in permissions and self.method in SAFE_METHODS and {} not in auths:
+            auths.append({})
+        return auths
 
 
 def _openapi30(node: Any) -> Any:

@@ -187,6 +187,7 @@ class DatasetListSerializer(serializers.ModelSerializer):
     voxel_size = AxisField("voxel_size", help_text="Voxel size of the imaging (nm).")
     volume_count = serializers.IntegerField(read_only=True)
     crop_count = serializers.IntegerField(read_only=True)
+    search_rank = serializers.SerializerMethodField(help_text="Relevance of the match to `q`; null without `q`.")
 
     class Meta:
         model = models.Dataset
@@ -203,14 +204,11 @@ class DatasetListSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "volume_count",
             "crop_count",
+            "search_rank",
         ]
 
-
-class DatasetSearchResultSerializer(DatasetListSerializer):
-    search_rank = serializers.FloatField(read_only=True, help_text="Relevance of the match to `q`.")
-
-    class Meta(DatasetListSerializer.Meta):
-        fields = [*DatasetListSerializer.Meta.fields, "search_rank"]
+    def get_search_rank(self, dataset: models.Dataset) -> float | None:
+        return getattr(dataset, "search_rank", None)
 
 
 class OrganismDetailRefSerializer(serializers.ModelSerializer):

@@ -31,6 +31,7 @@ from catalog.api.filtering import (
 )
 from catalog.api.pagination import CatalogPagination
 from catalog.api.permissions import StaffWriteOrReadOnly
+from catalog.api.schema import CatalogAutoSchema
 from catalog.models import Collection, Crop, Dataset, Volume
 from catalog.schemas.manifest import DatasetManifest
 from catalog.services import records
@@ -102,6 +103,7 @@ class CatalogViewSet(viewsets.GenericViewSet):
     pagination_class = CatalogPagination
     filter_backends = [StrictFilterBackend]
     permission_classes = [StaffWriteOrReadOnly]
+    schema = CatalogAutoSchema()
     # Query parameters a detail route reads (actions set them); anything else is a 400.
     detail_query_parameters: tuple[str, ...] = ()
 
@@ -162,7 +164,7 @@ def _jsonld_response(document: dict[str, Any], request: Request) -> JsonResponse
     list=extend_schema(
         summary="List and search datasets",
         description="Filter with the shared dataset filters; `q` searches and orders by relevance.",
-        responses={200: serializers.DatasetSearchResultSerializer(many=True), **READ_ERRORS},
+        responses={200: serializers.DatasetListSerializer(many=True), **READ_ERRORS},
     ),
     retrieve=extend_schema(summary="One dataset", responses={200: serializers.DatasetDetailSerializer, **READ_ERRORS}),
     create=extend_schema(
@@ -207,8 +209,6 @@ class DatasetViewSet(
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action == "list":
-            if self.request.query_params.get("q", "").strip():
-                return serializers.DatasetSearchResultSerializer
             return serializers.DatasetListSerializer
         return serializers.DatasetDetailSerializer
 
