@@ -280,11 +280,16 @@ def organism_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _s3_prefix(urls: list[str]) -> str:
-    """The deepest folder shared by a dataset's S3 volume URLs (``s3://bucket/prefix/``)."""
+def _s3_prefix(urls: list[str], slug: str) -> str:
+    """Where a dataset's files live in S3: ``s3://bucket/<slug>/`` when its volumes sit under a
+    folder named after it, else the deepest folder its S3 volume URLs share."""
     paths = [url.removeprefix("s3://").rstrip("/") for url in urls if url.startswith("s3://")]
     if not paths:
         return ""
+    for path in paths:
+        bucket, _, key = path.partition("/")
+        if key.startswith(f"{slug}/"):
+            return f"s3://{bucket}/{slug}/"
     common = posixpath.commonpath(paths)
     if len(paths) == 1 or common in paths:
         common = posixpath.dirname(common)
@@ -397,7 +402,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "benchmarks": dataset.benchmark_list,
         "dois": list(dataset.dataset_dois.all()),
         "publications": list(dataset.publications.all()),
-        "s3_prefix": _s3_prefix([volume.url for volume in volumes]),
+        "s3_prefix": _s3_prefix([volume.url for volume in volumes], dataset.slug),
         "main_volume": main_volume,
         "python_snippet": _python_snippet(main_volume)
         if main_volume and main_volume.format in ZARR_FORMATS and main_volume.url.startswith("s3://")

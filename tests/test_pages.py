@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from catalog import models
+from catalog import models, views
 from catalog.models.base import ContentType, CropSplit, DoiGroup, VolumeKind
 from catalog.search import refresh_search_index
 from tests import factories
@@ -502,7 +502,7 @@ def test_dataset_page_links_every_part_to_neuroglancer(client, catalog):
 def test_dataset_page_explains_how_to_get_the_data(client, catalog):
     html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
     text = visible_text(html)
-    assert "aws s3 ls --no-sign-request s3://test-bucket/jrc_hela-2/jrc_hela-2.zarr/" in text
+    assert "aws s3 ls --no-sign-request s3://test-bucket/jrc_hela-2/ " in text + " "
     assert "s3://test-bucket/jrc_hela-2/jrc_hela-2.zarr/fibsem-uint8" in text
     assert "zarr.open_group(url, mode=&quot;r&quot;" in html
     assert 'storage_options={"anon": True}' in text
@@ -636,3 +636,16 @@ def test_pages_run_a_fixed_number_of_queries(client, db, django_assert_max_num_q
     cache.clear()
     with django_assert_max_num_queries(limit):
         client.get(reverse(name, args=args))
+
+
+@pytest.mark.parametrize(
+    ("urls", "expected"),
+    [
+        (["s3://bucket/jrc_x/jrc_x.zarr/recon-1/em/fibsem-uint8"], "s3://bucket/jrc_x/"),
+        (["s3://bucket/other/a.zarr/em", "s3://bucket/other/a.zarr/seg"], "s3://bucket/other/a.zarr/"),
+        (["s3://bucket/other/a.zarr/em"], "s3://bucket/other/a.zarr/"),
+        (["/local/path/a.zarr", ""], ""),
+    ],
+)
+def test_where_a_dataset_lives_in_s3(urls, expected):
+    assert views._s3_prefix(urls, "jrc_x") == expected
