@@ -253,3 +253,103 @@ def test_crop_with_flipped_em_opens_centred_on_its_labels(
     grey = sum(sum(p) / 3 for p in centre) / len(centre)
     assert 60 <= grey <= 130, f"EM at the crop middle is {grey:.0f}; is the flipped y axis applied? {diag}"
     assert magenta > 500, f"crop labels (magenta) not drawn: {magenta} pixels {diag}"
+
+
+def write_rgb_ome_zarr(s3_server: S3Server, bucket: str, key: str, size: int = 32) -> None:
+    """A three-channel (c, z, y, x) uint16 OME-Zarr 0.4: red, green and blue blocks.
+
+    Neuroglancer needs every channel of a channel dimension in one chunk, so c is not chunked.
+    """
+    import tempfile
+
+    import numcodecs
+    import zarr
+
+    from tests.fixtures.s3 import upload_directory
+
+    data = np.zeros((3, size, size, size), dtype=np.uint16)
+    half = size // 2
+    data[0, :, :half, :half] = 4000
+    data[1, :, :half, half:] = 4000
+    data[2, :, half:, :] = 4000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=2)
+        array = root.create_array(
+            "0",
+            shape=data.shape,
+            chunks=(3, size, size, size),
+            dtype=data.dtype,
+            fill_value=0,
+            compressors=[numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)],
+            chunk_key_encoding={"name": "v2", "separator": "/"},
+        )
+        array[...] = data
+        root.attrs["multiscales"] = [
+            {
+                "version": "0.4",
+                "name": "rgb",
+                "axes": [
+                    {"name": "c", "type": "channel"},
+                    *({"name": a, "type": "space", "unit": "nanometer"} for a in "zyx"),
+                ],
+                "datasets": [
+                    {
+                        "path": "0",
+                        "coordinateTransformations": [{"type": "scale", "scale": [1.0, VOXEL_NM, VOXEL_NM, VOXEL_NM]}],
+                    }
+                ],
+            }
+        ]
+        upload_directory(s3_server.endpoint_url, bucket, key, Path(tmp))
+
+
+def test_multichannel_lm_opens_as_rgb(
+    s3_server: S3Server,
+    chromium_browser: Any,
+    artifacts_dir: Path,
+    live_server: Any,
+    settings: Any,
+    viewer_build: Path,
+) -> None:
+    """Brainbow-like data: three channels in one layer, each in its catalogued colour."""
+    settings.AWS_ENDPOINT_URL_S3 = s3_server.endpoint_url
+    settings.NEUROGLANCER_VIEWER_URL = ""
+    bucket = s3_server.create_public_bucket()
+    write_rgb_ome_zarr(s3_server, bucket, "brain/rgb.ome.zarr")
+    dataset = DatasetFactory(
+        slug="rgb-browser-test", voxel_size_x=VOXEL_NM, voxel_size_y=VOXEL_NM, voxel_size_z=VOXEL_NM
+    )
+    volume = VolumeFactory(
+        dataset=dataset,
+        name="brainbow",
+        url=f"s3://{bucket}/brain/rgb.ome.zarr",
+        content_type=ContentType.LM,
+        dtype="uint16",
+        axes="czyx",
+        **{f"shape_{a}": 32 for a in "xyz"},
+        **{f"scale_{a}": VOXEL_NM for a in "xyz"},
+        contrast_min=0,
+        contrast_max=65535,
+        contrast_start=0,
+        contrast_end=4000,
+    )
+    for index, colour in enumerate(("#ff0000", "#00ff00", "#0000ff")):
+        volume.channels.create(index=index, name=colour, colour=colour)
+    host = urllib.parse.urlsplit(live_server.url).netloc
+    links = neuroglancer_links(RequestFactory().get("/", HTTP_HOST=host), "volume", volume.pk)
+
+    screenshot = artifacts_dir / "browser-viewer-rgb.png"
+    state, names, _, box, console = open_in_viewer(chromium_browser, links["neuroglancer_url"], screenshot)
+
+    diag = f"url={links['neuroglancer_url']} screenshot={screenshot} console={console[-20:]}"
+    assert state.get("ready"), f"layers did not load: {state} {diag}"
+    assert names == ["brainbow"], diag
+    assert box is not None, diag
+    with Image.open(screenshot) as image:
+        panel = image.convert("RGB").crop(
+            (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"]))
+        )
+        pixels = list(panel.getdata())
+    for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        pure = sum(1 for p in pixels if p[channel] > 200 and max(p[i] for i in range(3) if i != channel) < 60)
+        assert pure > 1000, f"no {name} block drawn ({pure} pixels) {diag}"
