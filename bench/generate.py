@@ -800,7 +800,7 @@ def generate_catalog(shape: CatalogShape, *, connection: Any = None) -> Generati
                     id=mesh_id,
                     volume_id=vol,
                     name="meshes",
-                    url=f"precomputed://s3://bench-cosem/meshes/{vol}",
+                    url=f"s3://bench-cosem/meshes/{vol}",
                     format="neuroglancer_multilod_draco",
                     segment_ids=[1, 2, 3],
                 )

@@ -114,6 +114,16 @@ def evaluate(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
                         f"per-request CPU: {why}",
                     )
                 )
+        elif endpoint.kind in JSON_KINDS and not c16:
+            checks.append(
+                _check(
+                    "throughput",
+                    f">= {MIN_FLOOR_RATIO:.2f} x floor",
+                    "not measured (too slow at 1 client)",
+                    False,
+                    why,
+                )
+            )
         entry["scaling"] = None
         if len(sizes) > 1:
             small = smallest["endpoints"].get(name) or {}
