@@ -10,6 +10,8 @@ must load without error and the image panel must show the data, not the empty ba
 
 from __future__ import annotations
 
+import json
+import struct
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -21,7 +23,7 @@ from django.conf import settings as django_settings
 from django.test import RequestFactory
 from PIL import Image
 
-from catalog.models.base import ContentType, VolumeKind
+from catalog.models.base import ContentType, VolumeFormat, VolumeKind
 from catalog.viewer import neuroglancer_links
 from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
 from tests.fixtures.browser import skip_or_fail
@@ -353,3 +355,82 @@ def test_multichannel_lm_opens_as_rgb(
     for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
         pure = sum(1 for p in pixels if p[channel] > 200 and max(p[i] for i in range(3) if i != channel) < 60)
         assert pure > 1000, f"no {name} block drawn ({pure} pixels) {diag}"
+
+
+def write_n5(s3_server: S3Server, bucket: str, key: str, volume: np.ndarray, voxel_nm: float, block: int = 32) -> None:
+    """A single-scale uint8 N5 group laid out like OpenOrganelle's (``scales``, ``s0``), raw blocks.
+
+    N5 lists dimensions x first; a block is a big-endian header (mode, rank, block shape)
+    followed by the voxels with x varying fastest, which is a (z, y, x) C-order array.
+    """
+    s3 = s3_server.client()
+    z, y, x = volume.shape
+    group = {
+        "n5": "2.0.0",
+        "scales": [[1, 1, 1]],
+        "axes": ["x", "y", "z"],
+        "units": ["nm", "nm", "nm"],
+        "resolution": [voxel_nm] * 3,
+    }
+    dataset = {"dimensions": [x, y, z], "blockSize": [block] * 3, "dataType": "uint8", "compression": {"type": "raw"}}
+    s3.put_object(Bucket=bucket, Key=f"{key}/attributes.json", Body=json.dumps(group).encode())
+    s3.put_object(Bucket=bucket, Key=f"{key}/s0/attributes.json", Body=json.dumps(dataset).encode())
+    for iz in range(0, z, block):
+        for iy in range(0, y, block):
+            for ix in range(0, x, block):
+                chunk = np.ascontiguousarray(volume[iz : iz + block, iy : iy + block, ix : ix + block])
+                header = struct.pack(">HH", 0, 3) + struct.pack(">3I", chunk.shape[2], chunk.shape[1], chunk.shape[0])
+                path = f"{key}/s0/{ix // block}/{iy // block}/{iz // block}"
+                s3.put_object(Bucket=bucket, Key=path, Body=header + chunk.tobytes())
+
+
+def test_flipped_n5_volume_opens_the_right_way_up(
+    s3_server: S3Server,
+    chromium_browser: Any,
+    artifacts_dir: Path,
+    live_server: Any,
+    settings: Any,
+    viewer_build: Path,
+) -> None:
+    """An OpenOrganelle-style N5 whose catalogued y scale is negative (-8 nm, from 512 nm)."""
+    settings.AWS_ENDPOINT_URL_S3 = s3_server.endpoint_url
+    settings.NEUROGLANCER_VIEWER_URL = ""
+    bucket = s3_server.create_public_bucket()
+    write_n5(s3_server, bucket, "n5/n5.n5/em/fibsem-uint8", make_test_volume(SIZE), VOXEL_NM)
+    dataset = DatasetFactory(
+        slug="n5-browser-test", voxel_size_x=VOXEL_NM, voxel_size_y=VOXEL_NM, voxel_size_z=VOXEL_NM
+    )
+    volume = VolumeFactory(
+        dataset=dataset,
+        name="fibsem-uint8",
+        url=f"s3://{bucket}/n5/n5.n5/em/fibsem-uint8",
+        format=VolumeFormat.N5,
+        **{f"shape_{a}": SIZE for a in "xyz"},
+        scale_x=VOXEL_NM,
+        scale_y=-VOXEL_NM,
+        scale_z=VOXEL_NM,
+        translation_x=0.0,
+        translation_y=SIZE * VOXEL_NM,
+        translation_z=0.0,
+        contrast_start=0,
+        contrast_end=255,
+    )
+    host = urllib.parse.urlsplit(live_server.url).netloc
+    links = neuroglancer_links(RequestFactory().get("/", HTTP_HOST=host), "volume", volume.pk)
+
+    screenshot = artifacts_dir / "browser-viewer-n5-flipped.png"
+    state, names, _, box, console = open_in_viewer(chromium_browser, links["neuroglancer_url"], screenshot)
+
+    diag = f"url={links['neuroglancer_url']} screenshot={screenshot} console={console[-20:]}"
+    assert state.get("ready"), f"layers did not load: {state} {diag}"
+    assert names == ["fibsem-uint8"], diag
+    assert box is not None, diag
+    # The view is centred on (260, 260) nm at z slice 32 and zoomed to 1.28 nm per pixel.
+    # The bright block at voxels z 32..48, y 32..56, x 8..24 lies at y 64..256 nm once y is
+    # flipped (at 256..448 nm if not); probe it at (128, 160) nm.
+    probe_x = int(box["x"] + box["width"] / 2 + (128 - 260) / 1.28)
+    probe_y = int(box["y"] + box["height"] / 2 + (160 - 260) / 1.28)
+    with Image.open(screenshot) as image:
+        grey = image.convert("L")
+        values = [grey.getpixel((probe_x + dx, probe_y + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+    assert min(values) >= 200, f"flipped N5 block not where expected: {values} at {probe_x},{probe_y} {diag}"
