@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
 from tests.test_pages import PageCatalog, build_catalog
@@ -157,15 +158,25 @@ def _fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
-def test_screenshots_of_the_main_pages(live_server, catalog, page, chromium_browser, artifacts_dir):
+@pytest.fixture
+def reference_catalog(transactional_db) -> None:
+    """The shipped reference catalog (52 datasets, 305 crops), so the screenshots show real records."""
+    cache.clear()
+    call_command("load_catalog", verbosity=0)
+    yield
+    cache.clear()
+
+
+def test_screenshots_of_the_main_pages(live_server, reference_catalog, page, chromium_browser, artifacts_dir):
     targets = {
         "pages-home": reverse("catalog:home"),
-        "pages-browse": reverse("catalog:dataset-list") + "?organism=mus-musculus",
+        "pages-browse": reverse("catalog:dataset-list") + "?organism=homo-sapiens",
         "pages-dataset": reverse("catalog:dataset-detail", args=["jrc_hela-2"]),
-        "pages-dataset-sparse": reverse("catalog:dataset-detail", args=["jrc_mus-kidney"]),
+        "pages-dataset-sparse": reverse("catalog:dataset-detail", args=["jrc_ut21-1413-003"]),
         "pages-organelle": reverse("catalog:organelle-detail", args=["mito"]),
         "pages-organelles": reverse("catalog:organelle-list"),
         "pages-challenge": reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"]),
+        "pages-p7": reverse("catalog:collection-detail", args=["p7-mouse-tissue"]),
     }
     for name, path in targets.items():
         _shoot(page, live_server.url + path, artifacts_dir / f"{name}.png")
@@ -181,6 +192,18 @@ def test_screenshots_of_the_main_pages(live_server, catalog, page, chromium_brow
             assert _fits_the_screen(phone_page), name
     finally:
         phone.close()
+
+
+def test_challenge_crops_filter_in_place(live_server, catalog, page):
+    page.goto(live_server.url + reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"]))
+    count = page.locator("[data-crop-count]")
+    assert count.inner_text() == "3"
+    page.evaluate("window.__notReloaded = true")
+    page.select_option("select[name=organelle]", "nuc")
+    page.wait_for_function("() => document.querySelector('[data-crop-count]').textContent === '1'")
+    assert "organelle=nuc" in page.url
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.locator("#crop-results tbody tr").count() == 1
 
 
 def test_facets_are_reachable_and_visibly_focused_by_keyboard(live_server, catalog, page):
