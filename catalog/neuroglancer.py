@@ -5,8 +5,9 @@ and emitted with ``to_json()``, so each one is a state that package parses.
 
 Coordinates, one convention for every state: the global coordinate space is a voxel grid
 with axes x, y, z in metres. It is the dataset's voxel size (the crop's label voxel size in
-a crop state; for a dataset without one, the first catalogued volume scale; with neither,
-the state names no dimensions and Neuroglancer takes them from the data). Positions,
+a crop state; for a dataset without one, the first catalogued volume scale, else 1 nm).
+Without a known extent a state is centred on the dataset's first crop, else Neuroglancer
+centres it on the data. Positions,
 bounding boxes and zoom levels are expressed in those voxels, so stepping through z moves
 one slice. A source whose voxel size the catalog knows gets an explicit transform: its input
 dimensions are ``|scale|`` per axis, the matrix diagonal is the sign of the scale (negative
@@ -145,6 +146,8 @@ class DatasetInfo:
     title: str = ""
     voxel_size: Vec3 | None = None
     extent: Vec3 | None = None
+    focus: tuple[Vec3, Vec3] | None = None
+    """A box (lower corner, size in nm) to show when the extent is unknown: the first crop."""
 
 
 @dataclass(frozen=True)
@@ -263,18 +266,18 @@ def check_volume(volume: VolumeInfo, s3_endpoint: str = "") -> str:
     return source
 
 
-def global_voxel_size(dataset: DatasetInfo, volumes: Sequence[VolumeInfo] = ()) -> Vec3 | None:
-    """The voxel grid of a state (nm): the dataset's, else the first catalogued volume scale.
+def global_voxel_size(dataset: DatasetInfo, volumes: Sequence[VolumeInfo] = ()) -> Vec3:
+    """The voxel grid of a state (nm): the dataset's, else the first catalogued volume scale, else 1 nm.
 
-    None when neither is known: the state then names no dimensions and Neuroglancer takes
-    them, and the initial position, from the data's own metadata.
+    A grid is always named, even a guessed one: without ``dimensions`` Neuroglancer takes
+    them from the first source in array order (z, y, x), and its "xy" panel would show z-y.
     """
     candidates = [dataset.voxel_size]
     candidates += [tuple(abs(v) for v in volume.scale) for volume in _order(volumes) if volume.scale is not None]
     for candidate in candidates:
         if candidate is not None and _finite(candidate) and all(v > 0 for v in candidate):
             return candidate  # type: ignore[return-value]
-    return None
+    return FALLBACK_VOXEL_NM
 
 
 def coordinate_space(voxel_nm: Vec3) -> neuroglancer.CoordinateSpace:
@@ -286,7 +289,7 @@ def _rgb_channels(volume: VolumeInfo) -> bool:
     return len(volume.channels) >= 2 and "c" in volume.axes and volume.format in OME_FORMATS
 
 
-def source_transform(volume: VolumeInfo, voxel_nm: Vec3 | None) -> neuroglancer.CoordinateSpaceTransform | None:
+def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
     """Place a volume on the global grid from its catalogued scale and translation.
 
     None when the catalog has no scale: the source's own metadata then places it. A
@@ -295,7 +298,7 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3 | None) -> neuroglancer.
     """
     rgb = _rgb_channels(volume)
     if volume.scale is None:
-        if not rgb or voxel_nm is None:
+        if not rgb:
             return None
         names, units, scales = [], [], []
         for axis in volume.axes:
@@ -308,7 +311,6 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3 | None) -> neuroglancer.
         return neuroglancer.CoordinateSpaceTransform(
             output_dimensions=neuroglancer.CoordinateSpace(names=names, units=units, scales=scales)
         )
-    voxel_nm = voxel_nm or tuple(abs(v) for v in volume.scale)  # type: ignore[assignment]
     output = coordinate_space(voxel_nm)
     translation = volume.translation or (0.0, 0.0, 0.0)
     rank = 4 if rgb else 3
@@ -333,10 +335,9 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3 | None) -> neuroglancer.
     )
 
 
-def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3 | None) -> neuroglancer.CoordinateSpaceTransform | None:
+def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
     if tuple(mesh.scale) == (1.0, 1.0, 1.0) and tuple(mesh.translation) == (0.0, 0.0, 0.0):
         return None
-    voxel_nm = voxel_nm or FALLBACK_VOXEL_NM
     matrix = []
     for i in range(3):
         row = [0.0, 0.0, 0.0, _number(mesh.translation[i] / voxel_nm[i])]
@@ -399,7 +400,7 @@ def _rgb_shader(channels: Sequence[ChannelInfo], invert: bool) -> str:
 
 
 def image_layer(
-    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = "", *, primary: bool = True
+    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
 ) -> neuroglancer.ImageLayer:
     """An image layer with invlerp contrast, inverted LUT, colour or RGB channels.
 
@@ -427,9 +428,7 @@ def image_layer(
     return layer
 
 
-def segmentation_layer(
-    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = ""
-) -> neuroglancer.SegmentationLayer:
+def segmentation_layer(volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "") -> neuroglancer.SegmentationLayer:
     """A segmentation coloured by its label class, with its meshes as a second source.
 
     Semantic labels (``SegmentLabel`` rows) get one colour per value and are all listed.
@@ -460,7 +459,7 @@ def segmentation_layer(
 
 
 def volume_layer(
-    volume: VolumeInfo, voxel_nm: Vec3 | None, s3_endpoint: str = "", *, primary: bool = True
+    volume: VolumeInfo, voxel_nm: Vec3, s3_endpoint: str = "", *, primary: bool = True
 ) -> neuroglancer.Layer:
     """The layer for one volume, by kind; raises ``NotViewableError`` when there is none."""
     if volume.kind == "image":
@@ -486,9 +485,9 @@ def volume_extent(volume: VolumeInfo) -> tuple[Vec3, Vec3] | None:
     return lower, size  # type: ignore[return-value]
 
 
-def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3 | None) -> None:
+def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3) -> None:
     """Centre the view on a box (lower corner, size in nm) and zoom so it fills a panel."""
-    if box is None or voxel_nm is None:
+    if box is None:
         return
     lower, size = box
     state.position = [_voxel_centre((lower[i] + size[i] / 2) / voxel_nm[i]) for i in range(3)]
@@ -499,10 +498,9 @@ def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel
         state.projection_scale = _number(largest / canonical * PROJECTION_MARGIN)
 
 
-def _new_state(voxel_nm: Vec3 | None) -> neuroglancer.ViewerState:
+def _new_state(voxel_nm: Vec3) -> neuroglancer.ViewerState:
     state = neuroglancer.ViewerState()
-    if voxel_nm is not None:
-        state.dimensions = coordinate_space(voxel_nm)
+    state.dimensions = coordinate_space(voxel_nm)
     state.layout = "4panel"
     return state
 
@@ -576,7 +574,7 @@ def _order(volumes: Iterable[VolumeInfo]) -> list[VolumeInfo]:
 def _add_layers(
     state: neuroglancer.ViewerState,
     volumes: Sequence[VolumeInfo],
-    voxel_nm: Vec3 | None,
+    voxel_nm: Vec3,
     s3_endpoint: str,
     visible: set[int] | None,
 ) -> list[tuple[VolumeInfo, NotViewableError]]:
@@ -630,11 +628,12 @@ def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = ""
     layer = volume_layer(volume, voxel_nm, s3_endpoint)
     state.layers.append(name=volume.name, layer=layer)
     state.selected_layer.layer = volume.name
-    _frame(state, volume_extent(volume) or _dataset_box(dataset), voxel_nm)
+    _frame(state, volume_extent(volume) or _dataset_box(dataset) or dataset.focus, voxel_nm)
     return _emit(state)
 
 
 def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[Vec3, Vec3] | None:
+    """What to frame: the dataset's extent, else the first volume of known size, else its focus."""
     box = _dataset_box(dataset)
     if box is not None:
         return box
@@ -642,7 +641,7 @@ def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[
         extent = volume_extent(volume)
         if extent is not None:
             return extent
-    return None
+    return dataset.focus
 
 
 def dataset_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
@@ -685,9 +684,9 @@ def view_state(
     state = _new_state(voxel_nm)
     skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, None)
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
-    if voxel_nm is not None and view.position is not None and _finite(view.position):
+    if view.position is not None and _finite(view.position):
         state.position = [_voxel_centre(view.position[i] / voxel_nm[i]) for i in range(3)]
-    if voxel_nm is not None and view.scale is not None and math.isfinite(view.scale) and view.scale > 0:
+    if view.scale is not None and math.isfinite(view.scale) and view.scale > 0:
         state.cross_section_scale = _number(view.scale / min(voxel_nm))
     orientation = _quaternion(view.orientation)
     if orientation is not None:
@@ -696,7 +695,7 @@ def view_state(
 
 
 def crop_label_layers(
-    crop: CropInfo, voxel_nm: Vec3 | None, s3_endpoint: str = ""
+    crop: CropInfo, voxel_nm: Vec3, s3_endpoint: str = ""
 ) -> list[tuple[str, neuroglancer.SegmentationLayer, bool]]:
     """The crop's ``all`` array first (every class in its colour), then one layer per class.
 

@@ -71,11 +71,15 @@ def _vector(obj: object, prefix: str) -> ng.Vec3 | None:
 
 
 def dataset_info(dataset: Dataset) -> ng.DatasetInfo:
+    """The dataset's geometry; without an extent, its first crop is what a state shows (one query)."""
+    extent = _vector(dataset, "extent")
+    focus = None
+    if extent is None:
+        crop = dataset.crops.order_by("number").first()
+        if crop is not None:
+            focus = ng.crop_box(crop_info(crop, with_classes=False))
     return ng.DatasetInfo(
-        slug=dataset.slug,
-        title=dataset.title,
-        voxel_size=_vector(dataset, "voxel_size"),
-        extent=_vector(dataset, "extent"),
+        slug=dataset.slug, title=dataset.title, voxel_size=_vector(dataset, "voxel_size"), extent=extent, focus=focus
     )
 
 
@@ -131,7 +135,7 @@ def volumes_for_viewer(queryset: QuerySet[Volume] | None = None) -> QuerySet[Vol
     )
 
 
-def crop_info(crop: Crop) -> ng.CropInfo:
+def crop_info(crop: Crop, *, with_classes: bool = True) -> ng.CropInfo:
     return ng.CropInfo(
         number=crop.number,
         voxel_size=(crop.voxel_size_x, crop.voxel_size_y, crop.voxel_size_z),
@@ -141,7 +145,9 @@ def crop_info(crop: Crop) -> ng.CropInfo:
         label_classes=tuple(
             ng.LabelClassInfo(c.name, c.label_id, c.colour)
             for c in sorted(crop.label_classes.all(), key=lambda c: (c.label_id is None, c.label_id or 0, c.name))
-        ),
+        )
+        if with_classes
+        else (),
     )
 
 

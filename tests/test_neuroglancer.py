@@ -517,12 +517,22 @@ def test_volume_without_shape_or_scale_and_dataset_without_geometry_still_parses
     bare = ng.VolumeInfo(id=1, name="em", url="s3://b/em.zarr", format="ome-zarr-0.4", kind="image", content_type="em")
     state = ng.volume_state(ng.DatasetInfo(slug="bare"), bare)
 
-    # Nothing says where the data is: Neuroglancer takes dimensions and position from it.
-    assert "dimensions" not in state
+    # Nothing says where the data is: a 1 nm x, y, z grid, and Neuroglancer centres on the data.
+    assert state["dimensions"] == space(1e-09, 1e-09, 1e-09)
     assert "position" not in state
     assert "shaderControls" not in state["layers"][0]
     assert state["layers"][0]["source"] == [{"url": "zarr://s3://b/em.zarr"}]
     assert_parses(state)
+
+
+def test_dataset_without_extent_is_centred_on_its_focus_crop() -> None:
+    bare = ng.VolumeInfo(id=1, name="em", url="s3://b/em.zarr", format="ome-zarr-0.4", kind="image", content_type="em")
+    dataset = ng.DatasetInfo(slug="challenge", focus=((1000.0, 2000.0, 3000.0), (800.0, 600.0, 400.0)))
+
+    state = ng.dataset_state(dataset, [bare]).state
+
+    assert state["position"] == [1400.5, 2300.5, 3200.5]
+    assert state["crossSectionScale"] == 2.0
 
 
 def test_volume_without_shape_is_centred_on_the_dataset_extent() -> None:

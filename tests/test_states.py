@@ -265,7 +265,7 @@ def test_dataset_without_geometry_and_volumes_without_shape_or_scale(client: Cli
 
     assert status == 200
     assert "position" not in state
-    assert "dimensions" not in state
+    assert state["dimensions"]["x"] == [1e-09, "m"]
     assert state["layers"][0]["source"] == [{"url": "zarr://s3://test-bucket/bare/bare.zarr/em"}]
 
 
@@ -283,6 +283,19 @@ def test_dataset_with_nothing_viewable_answers_409_with_every_reason(client: Cli
     status, body, _ = get_state(client, reverse("state-dataset", args=[empty.slug]))
     assert status == 409
     assert body["detail"] == "This dataset has no volumes to show."
+
+
+def test_challenge_dataset_without_geometry_opens_on_its_first_crop(client: Client) -> None:
+    dataset = DatasetFactory(slug="jrc_cos7-1a", voxel_size_x=None, voxel_size_y=None, voxel_size_z=None)
+    VolumeFactory(dataset=dataset, name="recon-1/em/fibsem-uint8", **{f"scale_{a}": None for a in "xyz"})
+    CropFactory(dataset=dataset, number=236)
+    CropFactory(dataset=dataset, number=234, translation_x=0.0, translation_y=0.0, translation_z=0.0)
+
+    _, state, _ = get_state(client, reverse("state-dataset", args=["jrc_cos7-1a"]))
+
+    # Crop 234 spans 0 .. 800 nm on each axis; the grid is 1 nm.
+    assert state["position"] == [400.5, 400.5, 400.5]
+    assert "transform" not in state["layers"][0]["source"][0]
 
 
 def test_unknown_records_answer_404_with_cors(client: Client) -> None:
