@@ -38,7 +38,7 @@ catalog: migrate
 run: venv viewer catalog
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: venv
+test: venv viewer
 	$(PY) -m pytest
 
 lint: venv
