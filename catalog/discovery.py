@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from catalog.models.base import AXES, ContentType, VolumeFormat, VolumeKind
+from catalog.models.base import AXES, ContentType, MeshFormat, VolumeFormat, VolumeKind
 from catalog.s3 import DirectoryListing, S3Location, S3Reader
 from catalog.schemas.attributes import (
     CellmapAnnotation,
@@ -79,6 +79,10 @@ FORMAT_OF_FILE = {
     "attributes.json": VolumeFormat.N5,
     "info": VolumeFormat.PRECOMPUTED,
 }
+MESH_FORMATS = {
+    "neuroglancer_legacy_mesh": MeshFormat.LEGACY,
+    "neuroglancer_multilod_draco": MeshFormat.MULTILOD_DRACO,
+}
 SCALE_LEVEL_RE = re.compile(r"^s(\d+)$")
 CHUNK_OR_LEVEL_RE = re.compile(r"^(s?\d+|c)$")
 CROP_RE = re.compile(r"^crop(\d+)$")
@@ -111,6 +115,15 @@ class ScaleLevel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MeshDescription:
+    """Precomputed meshes that belong to a segmentation volume."""
+
+    name: str
+    location: S3Location
+    format: str
+
+
 @dataclass
 class VolumeDescription:
     """What the bucket says about one volume, normalised to the catalog's vocabulary."""
@@ -127,6 +140,7 @@ class VolumeDescription:
     content_type: str = ContentType.EM
     label_class: str | None = None
     crop_number: int | None = None
+    meshes: list[MeshDescription] = field(default_factory=list)
     errors: list[ValidationIssue] = field(default_factory=list)
 
     @property
@@ -584,6 +598,7 @@ def _describe_precomputed(description: VolumeDescription, info: PrecomputedInfo,
     except ValueError as error:
         description.add_error("info.data_type", str(error))
         dtype = ""
+    description.dtype = dtype
     present = listing.subdirectory_names()
     channels = (info.num_channels,) if info.num_channels > 1 else ()
     for index, scale in enumerate(info.scales):
@@ -651,8 +666,9 @@ def _new_description(location: S3Location, volume_format: str, dtype: str = "") 
 def _reclassify(
     description: VolumeDescription, annotation: CellmapAnnotation | None = None, precomputed_type: str | None = None
 ) -> None:
-    dtype = description.levels[0].dtype if description.levels else ""
-    description.dtype = dtype
+    if description.levels:
+        description.dtype = description.levels[0].dtype
+    dtype = description.dtype
     kind, content_type, label_class, crop = classify(
         description.location.key, dtype=dtype, annotation=annotation, precomputed_type=precomputed_type
     )
@@ -869,9 +885,21 @@ class _Walker:
         description = _new_description(location, VolumeFormat.PRECOMPUTED)
         _describe_precomputed(description, info, listing)
         _reclassify(description, precomputed_type=info.type)
-        if not description.dtype:
-            description.dtype = normalise_dtype(info.data_type) if info.data_type else ""
-        self.volumes.append(description)
+        if not info.mesh:
+            self.volumes.append(description)
+            return
+        mesh_location = location.child(info.mesh)
+
+        def finish(documents: dict[str, bytes | None]) -> None:
+            mesh_info, _ = _parse_json(documents.get("mesh") or b"{}", "mesh info")
+            mesh_type = mesh_info.get("@type") if isinstance(mesh_info, dict) else None
+            mesh_format = MESH_FORMATS.get(mesh_type or "neuroglancer_legacy_mesh")
+            if mesh_format is None:
+                description.add_error("info.mesh", f"unknown mesh type {mesh_type!r}")
+                return
+            description.meshes.append(MeshDescription(info.mesh, mesh_location, mesh_format))
+
+        self.candidates.append(_Candidate(description, {"mesh": mesh_location.child("info")}, finish))
 
 
 def discover(reader: S3Reader, root: S3Location, warnings: list[str] | None = None) -> list[VolumeDescription]:

@@ -283,6 +283,28 @@ def test_existing_rows_keep_curated_fields(populated: str) -> None:
     assert volume.scale_x == 4.0
 
 
+def test_precomputed_segmentation_meshes_are_recorded(s3_env: S3Server, bucket: str) -> None:
+    key = "ds_three/neuroglancer/labels/mito_seg.precomputed"
+    write_precomputed(s3_env, bucket, key, gradient_volume(dtype="uint64"), (8, 8, 8), volume_type="segmentation")
+    info = get_json(s3_env, bucket, f"{key}/info")
+    put_json(s3_env, bucket, f"{key}/info", {**info, "mesh": "mesh"})
+    put_json(
+        s3_env, bucket, f"{key}/mesh/info", {"@type": "neuroglancer_multilod_draco", "vertex_quantization_bits": 10}
+    )
+
+    _ingest(bucket)
+    before = _dump()
+    again = _ingest(bucket)
+
+    volume = _volume(bucket, key)
+    assert (volume.kind, volume.content_type, volume.dtype) == ("segmentation", "segmentation", "uint64")
+    assert list(volume.meshes.values_list("name", "url", "format")) == [
+        ("mesh", f"s3://{bucket}/{key}/mesh", "neuroglancer_multilod_draco")
+    ]
+    assert again.unchanged == 1
+    assert _dump() == before
+
+
 def test_dataset_option_attaches_volumes_to_that_dataset(populated: str) -> None:
     dataset = DatasetFactory(slug="target")
 

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
-from catalog.models import Dataset, IngestRun, LabelClass, Volume, VolumeStatistics
+from catalog.models import Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, parse_s3_url
 from catalog.search import refresh_search_index
@@ -429,6 +429,7 @@ def _upsert_volume(
         taken.add(volume.name)
         _apply_statistics_values(volume, statistics)
         volume.save()
+        _sync_meshes(volume, description)
         summary.created += 1
         _save_statistics(volume, statistics, saved_files)
         return True
@@ -441,10 +442,30 @@ def _upsert_volume(
     changed_fields += _apply_statistics_values(volume, statistics)
     if changed_fields:
         volume.save(update_fields=[*dict.fromkeys(changed_fields), "updated_at"])
+    meshes_changed = _sync_meshes(volume, description)
+    if changed_fields or meshes_changed:
         summary.updated += 1
     else:
         summary.unchanged += 1
-    return _save_statistics(volume, statistics, saved_files) or bool(changed_fields)
+    return _save_statistics(volume, statistics, saved_files) or bool(changed_fields) or meshes_changed
+
+
+def _sync_meshes(volume: Volume, description: VolumeDescription) -> bool:
+    """Add the meshes the bucket lists for a segmentation; keep the ones it no longer lists."""
+    if not description.meshes:
+        return False
+    existing = {mesh.url: mesh for mesh in volume.meshes.all()}
+    changed = False
+    for found in description.meshes:
+        mesh = existing.get(found.location.url)
+        if mesh is None:
+            Mesh.objects.create(volume=volume, name=found.name, url=found.location.url, format=found.format)
+            changed = True
+        elif mesh.format != found.format:
+            mesh.format = found.format
+            mesh.save(update_fields=["format"])
+            changed = True
+    return changed
 
 
 def _apply_statistics_values(volume: Volume, statistics: Any) -> list[str]:
