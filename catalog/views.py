@@ -43,6 +43,8 @@ from catalog.selectors import (
     dataset_facets,
     dataset_list_queryset,
     label_class_queryset,
+    organism_queryset,
+    tissue_queryset,
 )
 from catalog.viewer import neuroglancer_links, viewer_base_url
 
@@ -147,7 +149,16 @@ def home(request: HttpRequest) -> HttpResponse:
         key=lambda collection: FEATURED_COLLECTIONS.index(collection.slug),
     )
     newest = dataset_list_queryset().order_by("-release_date", "-id")[:NEWEST_ON_HOME]
-    return render(request, "catalog/home.html", {"counts": counts, "collections": collections, "newest": newest})
+    organisms = organism_queryset().filter(dataset_count__gt=0).order_by("-dataset_count", "name")
+    tissues = tissue_queryset().filter(dataset_count__gt=0).order_by("-dataset_count", "name")
+    context = {
+        "counts": counts,
+        "collections": collections,
+        "newest": newest,
+        "organisms": organisms,
+        "tissues": tissues,
+    }
+    return render(request, "catalog/home.html", context)
 
 
 @dataclass

@@ -214,6 +214,9 @@ def test_home_shows_counts_collections_and_newest(client, catalog):
     # The release collection is listed before the challenge, as featured.
     assert text.index("P7 mouse tissue") < text.index("CellMap Segmentation Challenge")
     assert reverse("catalog:dataset-detail", args=["jrc_hela-2"]) in html
+    assert reverse("catalog:organism-detail", args=["homo-sapiens"]) in html
+    # Vocabulary terms without datasets are not offered.
+    assert reverse("catalog:tissue-detail", args=["liver"]) not in html
     assert_clean(html)
 
 
@@ -594,7 +597,7 @@ def test_collection_without_crops_has_no_crop_section(client, db):
 # --- fixed query counts -------------------------------------------------------------------
 
 PAGE_QUERY_LIMITS = [
-    ("catalog:home", [], 8),
+    ("catalog:home", [], 10),
     ("catalog:dataset-list", [], 18),
     ("catalog:dataset-detail", ["jrc_hela-2"], 16),
     ("catalog:organelle-list", [], 4),
