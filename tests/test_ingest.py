@@ -140,9 +140,11 @@ def test_ingest_registers_every_format(populated: str, mito: LabelClass) -> None
     }
     assert broken.scale_x is None
 
-    created = Dataset.objects.get(slug="ds_two")
+    created = Dataset.objects.get(slug="ds_one")
     assert created.title == ""
-    assert "ds_two" not in created.provenance or "ingest" in created.provenance
+    assert created.provenance == f"Created by the ingest of s3://{populated}; to be completed by a curator."
+    assert (created.voxel_size_x, created.voxel_size_y, created.voxel_size_z) == (4.0, 4.0, 5.24)
+    assert (created.extent_x, created.extent_y, created.extent_z) == (256.0, 192.0, 32 * 5.24)
 
 
 def test_contrast_limits_and_thumbnail_from_the_coarsest_level(populated: str) -> None:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
 from catalog.models import Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
-from catalog.models.base import AXES, VolumeKind, VolumeStatus
+from catalog.models.base import AXES, ContentType, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, parse_s3_url
 from catalog.search import refresh_search_index
 from catalog.selectors import bump_catalog_version
@@ -332,7 +332,9 @@ def _write_dataset(
             dataset = Dataset.objects.filter(slug=slug).first()
             if dataset is None:
                 dataset = Dataset.objects.create(
-                    slug=slug, provenance=f"Created by the ingest of {source}; to be completed by a curator."
+                    slug=slug,
+                    provenance=f"Created by the ingest of {source}; to be completed by a curator.",
+                    **_geometry_from_em(descriptions),
                 )
                 summary.datasets_created.append(slug)
             changed = False
@@ -363,6 +365,19 @@ def _write_dataset(
         for name in saved_files:
             default_storage.delete(name)
         raise
+
+
+def _geometry_from_em(descriptions: list[VolumeDescription]) -> dict[str, float | None]:
+    """A new dataset's voxel size and extent (nm), from its first valid EM image."""
+    for description in descriptions:
+        if description.content_type == ContentType.EM and description.is_valid and description.levels:
+            values: dict[str, float | None] = {}
+            for axis in AXES:
+                size, count = description.voxel_size[axis], description.shape[axis]
+                values[f"voxel_size_{axis}"] = size
+                values[f"extent_{axis}"] = size * count if size is not None and count else None
+            return values
+    return {}
 
 
 def _volume_name(description: VolumeDescription, slug_relative: str, taken: set[str]) -> str:
