@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 STATE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
 SAVED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-RECIPE_ERRORS = (ng.NotViewableError, ValueError, TypeError, ArithmeticError, KeyError)
+RECIPE_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError)
+"""What odd catalog data could make the recipe raise; answered 409, never 500."""
 
 
 def _cors(response: HttpResponse, methods: tuple[str, ...]) -> HttpResponse:
@@ -67,16 +68,14 @@ def _etag_matches(request: HttpRequest, etag: str) -> bool:
     return etag in candidates
 
 
-def json_state_response(
-    request: HttpRequest, data: Any, *, cache_control: str = STATE_CACHE_CONTROL, status: int = 200
-) -> HttpResponse:
+def json_state_response(request: HttpRequest, data: Any, *, cache_control: str = STATE_CACHE_CONTROL) -> HttpResponse:
     """JSON with CORS, a strong ETag and conditional GET (304 when the client's copy is current)."""
     body = json.dumps(data, separators=(",", ":")).encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
-    if status == 200 and _etag_matches(request, etag):
+    if _etag_matches(request, etag):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(body if request.method != "HEAD" else b"", status=status)
+        response = HttpResponse(body if request.method != "HEAD" else b"")
         response["Content-Type"] = "application/json"
         response["Content-Length"] = str(len(body))
     response["ETag"] = etag
