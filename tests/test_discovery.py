@@ -92,6 +92,78 @@ def test_cellmap_crop_group_is_ground_truth_with_class(s3_server: S3Server, buck
     assert (everything.content_type, everything.label_class, everything.crop_number) == ("groundtruth", None, 7)
 
 
+def test_cellmap_challenge_documents_as_published(s3_server: S3Server, bucket: str) -> None:
+    """The attribute documents exactly as the CellMap challenge data publishes them."""
+    key = "jrc_cos7-1a/jrc_cos7-1a.zarr/recon-1/labels/groundtruth/crop234/vim"
+    put_json(
+        s3_server,
+        bucket,
+        f"{key}/.zattrs",
+        {
+            "multiscales": [
+                {
+                    "axes": [{"name": axis, "type": "space", "unit": "nanometer"} for axis in "zyx"],
+                    "datasets": [
+                        {
+                            "coordinateTransformations": [
+                                {"scale": [2.0, 2.0, 2.0], "type": "scale"},
+                                {"translation": [2760.0, 5160.0, 10670.0], "type": "translation"},
+                            ],
+                            "path": "s0",
+                        }
+                    ],
+                    "version": "0.4",
+                }
+            ]
+        },
+    )
+    put_json(s3_server, bucket, f"{key}/.zgroup", {"zarr_format": 2})
+    put_json(
+        s3_server,
+        bucket,
+        f"{key}/s0/.zarray",
+        {
+            "zarr_format": 2,
+            "shape": [400, 400, 400],
+            "chunks": [64, 64, 64],
+            "dtype": "|u1",
+            "compressor": {"id": "gzip", "level": 5},
+            "fill_value": 0,
+            "filters": None,
+            "order": "C",
+            "dimension_separator": "/",
+        },
+    )
+    put_json(
+        s3_server,
+        bucket,
+        f"{key}/s0/.zattrs",
+        {
+            "cellmap": {
+                "annotation": {
+                    "annotation_type": {"encoding": {"absent": 0, "unknown": 255}, "type": "instance_segmentation"},
+                    "class_name": "vim",
+                    "complement_counts": {"absent": 64000000, "unknown": 0},
+                }
+            }
+        },
+    )
+
+    volume = _discover(s3_server, f"s3://{bucket}/jrc_cos7-1a")[key]
+
+    assert volume.errors == []
+    assert volume.translation == {"x": 10670.0, "y": 5160.0, "z": 2760.0}
+    assert volume.voxel_size == {"x": 2.0, "y": 2.0, "z": 2.0}
+    assert volume.shape == {"x": 400, "y": 400, "z": 400}
+    assert (volume.kind, volume.content_type, volume.label_class, volume.crop_number) == (
+        "segmentation",
+        "groundtruth",
+        "vim",
+        234,
+    )
+    assert dataset_from_layout(key) == ("jrc_cos7-1a", "recon-1/labels/groundtruth/crop234/vim")
+
+
 def test_n5_multiscale_cosem_transform(s3_server: S3Server, bucket: str) -> None:
     key = "jrc_d/jrc_d.n5/em/fibsem-uint8"
     write_n5_multiscale(s3_server, bucket, key, gradient_volume(), (5.24, 4.0, 4.0), (100.0, 200.0, 300.0))
