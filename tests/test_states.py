@@ -331,6 +331,8 @@ def test_custom_state_from_ids(client: Client, hela: dict) -> None:
     [
         ("", 400, "volumes"),
         ("?volumes=abc", 400, "'abc'"),
+        ("?volumes=99999999999999999999", 400, "is not a volume id"),
+        ("?volumes=-3", 400, "is not a volume id"),
         ("?volumes=999999", 404, "999999"),
     ],
 )

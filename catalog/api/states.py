@@ -179,9 +179,12 @@ def _parse_volume_ids(raw: Any) -> list[int]:
     ids = []
     for item in raw:
         try:
-            ids.append(int(str(item).strip()))
+            value = int(str(item).strip())
         except ValueError:
-            raise ValueError(f"volumes: {item!r} is not a volume id") from None
+            value = 0
+        if not 0 < value < 2**63:
+            raise ValueError(f"volumes: {item!r} is not a volume id")
+        ids.append(value)
     if len(ids) > 500:
         raise ValueError("volumes: at most 500 volumes per state")
     return list(dict.fromkeys(ids))
