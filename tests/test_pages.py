@@ -683,3 +683,21 @@ def test_every_page_of_the_reference_catalog_renders_within_its_query_budget(cli
         assert response.status_code == 200, (name, args)
         assert len(captured) <= limits[name], (name, args, len(captured))
         assert_clean(response.content.decode())
+
+
+def test_pages_only_have_get_forms_and_load_nothing_from_other_hosts(client, catalog):
+    """Reading pages change nothing (no POST, so no CSRF token is needed), and every script and
+    stylesheet comes from our own static files: the portal runs on a closed network."""
+    for name, args in [
+        ("catalog:home", []),
+        ("catalog:dataset-list", []),
+        ("catalog:dataset-detail", ["jrc_hela-2"]),
+        ("catalog:collection-detail", ["cellmap-segmentation-challenge"]),
+    ]:
+        html = client.get(reverse(name, args=args)).content.decode()
+        forms = re.findall(r"<form\b[^>]*>", html)
+        assert forms
+        assert all('method="get"' in form for form in forms), forms
+        assets = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html)
+        assert assets
+        assert all(asset.startswith("/static/") for asset in assets), assets
