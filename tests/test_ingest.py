@@ -283,6 +283,8 @@ def test_existing_rows_keep_curated_fields(populated: str) -> None:
     volume.refresh_from_db()
     assert (volume.dataset, volume.name, volume.description) == (dataset, "Raw EM", "Curated text.")
     assert volume.scale_x == 4.0
+    assert (volume.contrast_min, volume.contrast_max, volume.contrast_start, volume.contrast_end) == (0, 255, 100, 200)
+    assert volume.statistics.contrast_end != 200
 
 
 def test_precomputed_segmentation_meshes_are_recorded(s3_env: S3Server, bucket: str) -> None:

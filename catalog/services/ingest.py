@@ -7,8 +7,9 @@ S3 for one dataset (discovery, then statistics) happen before that dataset's tra
 so a failing connection leaves every dataset either fully ingested or exactly as before.
 
 Fields a curator owns (name, description, kind, content type, label class of an existing
-row; display settings marked ``display_set_by_curator``) are never overwritten; array
-metadata (format, dtype, axes, shape, voxel size, translation, levels, status, errors) is.
+row; contrast limits that ingest did not write itself or that are marked
+``display_set_by_curator``) are never overwritten; array metadata (format, dtype, axes,
+shape, voxel size, translation, levels, status, errors) is.
 """
 
 from __future__ import annotations
@@ -484,8 +485,18 @@ def _sync_meshes(volume: Volume, description: VolumeDescription) -> bool:
 
 
 def _apply_statistics_values(volume: Volume, statistics: Any) -> list[str]:
-    """Copy contrast limits onto the volume unless a curator chose them; the fields changed."""
+    """Copy contrast limits onto the volume unless someone else chose them; the fields changed.
+
+    The volume's limits are ingest's to refresh when they are empty or still the ones the
+    last statistics gave; limits from a manifest, the admin or the API (or any volume marked
+    ``display_set_by_curator``) are kept.
+    """
     if statistics is None or volume.display_set_by_curator:
+        return []
+    current = [getattr(volume, name) for name in CONTRAST_FIELDS]
+    previous = getattr(volume, "statistics", None) if volume.pk else None
+    written_by_ingest = previous is not None and current == [getattr(previous, name) for name in CONTRAST_FIELDS]
+    if not written_by_ingest and any(value is not None for value in current):
         return []
     changed = []
     for name in CONTRAST_FIELDS:
