@@ -14,6 +14,8 @@ import json
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
@@ -97,6 +99,17 @@ def test_docs_are_served_from_local_files(api) -> None:
         assert "unpkg" not in page.lower()
 
 
+@pytest.fixture
+def in_process_requests():
+    """Calls through the WSGI app share the test's transaction: keep Django from closing the
+    connection at the end of each request, as its test client does."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 # The state and ingest endpoints (/api/states/, /api/ingest/) belong to their own modules and tests.
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application).exclude(path_regex="^/api/(states|ingest)/")
 
@@ -110,7 +123,7 @@ schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application).exclude(path_re
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_api_honours_its_schema(case, small_catalog) -> None:
+def test_api_honours_its_schema(case, small_catalog, in_process_requests) -> None:
     # Schema-valid values may still name nothing in the catalog (organism=x): that is a
     # documented 400, so "valid data accepted" is not among the checks; all others are.
     case.call_and_validate(excluded_checks=[positive_data_acceptance])
