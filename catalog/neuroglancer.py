@@ -23,6 +23,7 @@ import functools
 import inspect
 import json
 import math
+import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ INTEGER_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
 PRIMARY_IMAGE_CONTENT = ("em", "lm")
 CROP_BOX_COLOUR = "#ffff00"
 WHITE = "#ffffff"
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 """A white image is plain greyscale: it gets Neuroglancer's default shader."""
 
 
@@ -300,16 +302,17 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
     if volume.scale is None:
         if not rgb:
             return None
-        names, units, scales = [], [], []
-        for axis in volume.axes:
-            if axis == "c":
-                names.append("c^"), units.append(""), scales.append(1.0)
-            elif axis in AXES:
-                names.append(axis), units.append("m"), scales.append(_number(voxel_nm[AXES.index(axis)] * NANOMETRE))
-            else:
-                return None
+        if any(axis not in (*AXES, "c") for axis in volume.axes):
+            return None
+        # Without inputDimensions the output dimensions pair up with the source's own, in
+        # array order: rename c' to c^ and keep the metadata's placement.
+        dims = [
+            ("c^", "", 1.0) if a == "c" else (a, "m", _number(voxel_nm[AXES.index(a)] * NANOMETRE)) for a in volume.axes
+        ]
         return neuroglancer.CoordinateSpaceTransform(
-            output_dimensions=neuroglancer.CoordinateSpace(names=names, units=units, scales=scales)
+            output_dimensions=neuroglancer.CoordinateSpace(
+                names=[d[0] for d in dims], units=[d[1] for d in dims], scales=[d[2] for d in dims]
+            )
         )
     output = coordinate_space(voxel_nm)
     translation = volume.translation or (0.0, 0.0, 0.0)
@@ -320,19 +323,18 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
         row[i] = -1.0 if volume.scale[i] < 0 else 1.0
         row[rank] = _number(translation[i] / voxel_nm[i])
         matrix.append(row)
-    input_names, input_units = list(AXES), ["m", "m", "m"]
-    input_scales = [_number(abs(v) * NANOMETRE) for v in volume.scale]
+    inputs = neuroglancer.CoordinateSpace(
+        names=list(AXES), units="m", scales=[_number(abs(v) * NANOMETRE) for v in volume.scale]
+    )
     if rgb:
         matrix.append([0.0, 0.0, 0.0, 1.0, 0.0])
-        input_names.append("c'"), input_units.append(""), input_scales.append(1.0)
+        inputs = neuroglancer.CoordinateSpace(
+            names=[*AXES, "c'"], units=["m", "m", "m", ""], scales=[*inputs.scales, 1.0]
+        )
         output = neuroglancer.CoordinateSpace(
             names=[*AXES, "c^"], units=["m", "m", "m", ""], scales=[*output.scales, 1.0]
         )
-    return neuroglancer.CoordinateSpaceTransform(
-        input_dimensions=neuroglancer.CoordinateSpace(names=input_names, units=input_units, scales=input_scales),
-        output_dimensions=output,
-        matrix=matrix,
-    )
+    return neuroglancer.CoordinateSpaceTransform(input_dimensions=inputs, output_dimensions=output, matrix=matrix)
 
 
 def _mesh_transform(mesh: MeshInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
@@ -373,6 +375,11 @@ def _contrast(volume: VolumeInfo) -> tuple[list[float], list[float]] | None:
     return [start, end], [low, high]
 
 
+def _hex_colour(value: str, default: str = "") -> str:
+    """A ``#rrggbb`` colour, or ``default``: anything else must never reach shader code."""
+    return value.lower() if HEX_COLOUR.fullmatch(value or "") else default
+
+
 def _colour_shader(colour: str, invert: bool) -> str:
     value = "1.0 - normalized()" if invert else "normalized()"
     lines = ["#uicontrol invlerp normalized"]
@@ -390,7 +397,7 @@ def _rgb_shader(channels: Sequence[ChannelInfo], invert: bool) -> str:
     lines = []
     body = ["void main() {", "  vec3 rgb = vec3(0.0);"]
     for position, channel in enumerate(channels):
-        colour = channel.colour or default_colours[position % 3]
+        colour = _hex_colour(channel.colour, default_colours[position % 3])
         lines.append(f"#uicontrol invlerp ch{channel.index}(channel={channel.index})")
         lines.append(f'#uicontrol vec3 color{channel.index} color(default="{colour}")')
         value = f"1.0 - ch{channel.index}()" if invert else f"ch{channel.index}()"
@@ -418,7 +425,8 @@ def image_layer(
                 f"ch{c.index}": {"range": contrast[0], "window": contrast[1]} for c in volume.channels
             }
     else:
-        colour = "" if volume.display_colour.lower() == WHITE else volume.display_colour
+        colour = _hex_colour(volume.display_colour)
+        colour = "" if colour == WHITE else colour
         if colour or volume.invert_lut:
             layer.shader = _colour_shader(colour, volume.invert_lut)
         if contrast is not None:

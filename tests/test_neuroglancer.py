@@ -665,3 +665,26 @@ def test_default_visible_prefers_organelle_segmentations_over_contact_sites() ->
     shown = ng.default_visible([contacts, plain, HELA_EM, *others])
 
     assert shown == {HELA_EM.id, plain.id, *(v.id for v in others)}
+
+
+def test_multichannel_without_catalogued_scale_renames_the_channel_axis_in_array_order() -> None:
+    volume = ng.VolumeInfo(**{**BRAINBOW.__dict__, "scale": None, "translation": None})
+    dataset = ng.DatasetInfo(slug="brain", voxel_size=(250.0, 250.0, 1000.0))
+
+    source = ng.volume_state(dataset, volume)["layers"][0]["source"][0]
+
+    assert source["transform"] == {
+        "outputDimensions": {"c^": [1.0, ""], "z": [1e-06, "m"], "y": [2.5e-07, "m"], "x": [2.5e-07, "m"]}
+    }
+    assert list(source["transform"]["outputDimensions"]) == ["c^", "z", "y", "x"]
+
+
+def test_colours_that_are_not_hex_never_reach_the_shader() -> None:
+    channels = (ng.ChannelInfo(0, "a", 'red"); }'), ng.ChannelInfo(1, "b", "#00FF00"))
+    volume = ng.VolumeInfo(**{**BRAINBOW.__dict__, "channels": channels, "display_colour": "x"})
+
+    shader = ng.volume_state(BRAIN_DATASET, volume)["layers"][0]["shader"]
+
+    assert 'color0 color(default="#ff0000")' in shader
+    assert 'color1 color(default="#00ff00")' in shader
+    assert "red" not in shader
