@@ -70,7 +70,6 @@ SORT_OPTIONS = [
     ("voxel_size", "Finest voxels first"),
     ("-volume_count", "Most volumes"),
     ("-crop_count", "Most crops"),
-    ("slug", "Identifier"),
 ]
 # Facets of the browse page: (facets key, query parameter, heading, several values allowed).
 FACETS = [

@@ -82,6 +82,7 @@ def build_catalog(extra: int = 0) -> PageCatalog:
         contact="cosem@janelia.hhmi.org",
         release_date=datetime.date(2021, 1, 1),
         thumbnail_url="https://example.org/thumbs/jrc_hela-2.png",
+        known_issues=[{"field": "dois", "message": "titled 'Segementations' upstream"}],
     )
     rich.cell_types.add(models.CellType.objects.create(name="HeLa"))
     em_doi = models.DOI.objects.create(value="10.25378/janelia.13114211")
@@ -482,6 +483,8 @@ def test_rich_dataset_page(client, catalog):
         "withheld",
         "U-Net",
         "0.910",
+        "Notes on this record",
+        "titled 'Segementations' upstream",
     ):
         if expected == "Whole-organelle":
             expected = "Whole-cell organelle segmentation in volume electron microscopy"
