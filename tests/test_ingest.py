@@ -12,10 +12,10 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from catalog.models import Dataset, IngestRun, LabelClass, Volume, VolumeStatistics
+from catalog.models import Crop, Dataset, IngestRun, LabelClass, Volume, VolumeStatistics
 from catalog.s3 import parse_s3_url
 from catalog.services.ingest import ingest_prefix
-from tests.factories import DatasetFactory, LabelClassFactory, VolumeFactory
+from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_ingest_data import (
     delete_prefix,
@@ -81,6 +81,8 @@ def _dump() -> dict[str, list[dict[str, Any]]]:
         "volumes": list(Volume.objects.order_by("pk").values()),
         "statistics": list(VolumeStatistics.objects.order_by("pk").values()),
         "label_classes": list(LabelClass.objects.order_by("pk").values()),
+        "crops": list(Crop.objects.order_by("pk").values()),
+        "crop_classes": list(Crop.label_classes.through.objects.order_by("pk").values()),
     }
 
 
@@ -187,10 +189,13 @@ def test_second_run_changes_nothing(populated: str) -> None:
 
 
 def test_an_unchanged_run_costs_a_fixed_number_of_queries(populated: str, django_assert_max_num_queries: Any) -> None:
-    """Volumes, classes, then per dataset: savepoint, dataset, names, release; nothing per volume."""
+    """Volumes, classes, then per dataset: savepoint, dataset, names, crops (+ their classes), release.
+
+    Nothing per volume.
+    """
     _ingest(populated)
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         _ingest(populated)
 
 
@@ -307,6 +312,39 @@ def test_precomputed_segmentation_meshes_are_recorded(s3_env: S3Server, bucket: 
     ]
     assert again.unchanged == 1
     assert _dump() == before
+
+
+def test_ground_truth_crops_are_created_and_linked(populated: str, mito: LabelClass, s3_env: S3Server) -> None:
+    summary = _ingest(populated)
+
+    crop = Crop.objects.get(number=12)
+    assert summary.crops_created == [12]
+    assert (crop.dataset.slug, crop.split, crop.labels_url) == (
+        "ds_one",
+        "train",
+        f"s3://{populated}/ds_one/ds_one.zarr/recon-1/labels/groundtruth/crop12",
+    )
+    assert (crop.voxel_size_x, crop.shape_x, crop.translation_x) == (2.0, 64, 0.0)
+    assert list(crop.label_classes.all()) == [mito]
+
+    nucleus = LabelClassFactory(name="nuc", label_id=28)
+    write_ome_zarr(
+        s3_env.endpoint_url, populated, CROP.replace("/mito", "/nuc"), gradient_volume(), (2.0, 2.0, 2.0), n_levels=1
+    )
+    again = _ingest(populated, "ds_one")
+
+    assert again.crops_created == []
+    assert set(crop.label_classes.all()) == {mito, nucleus}
+
+
+def test_existing_crops_keep_their_geometry(populated: str, mito: LabelClass) -> None:
+    existing = CropFactory(number=12, dataset=DatasetFactory(slug="ds_one"), split="test", voxel_size_x=4.0)
+
+    _ingest(populated)
+
+    existing.refresh_from_db()
+    assert (existing.split, existing.voxel_size_x) == ("test", 4.0)
+    assert list(existing.label_classes.all()) == [mito]
 
 
 def test_dataset_option_attaches_volumes_to_that_dataset(populated: str) -> None:

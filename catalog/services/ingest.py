@@ -29,8 +29,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
-from catalog.models import Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
-from catalog.models.base import AXES, ContentType, VolumeKind, VolumeStatus
+from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
+from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, parse_s3_url
 from catalog.search import refresh_search_index
 from catalog.selectors import bump_catalog_version
@@ -71,6 +71,7 @@ class IngestSummary:
     missing: int = 0
     invalid: int = 0
     datasets_created: list[str] = field(default_factory=list)
+    crops_created: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     changed_dataset_ids: set[int] = field(default_factory=set)
@@ -78,6 +79,7 @@ class IngestSummary:
     def as_report(self) -> dict[str, Any]:
         return {
             "datasets_created": self.datasets_created,
+            "crops_created": self.crops_created,
             "unchanged": self.unchanged,
             "warnings": self.warnings,
             "problems": self.problems,
@@ -352,6 +354,7 @@ def _write_dataset(
                     summary=summary,
                     saved_files=saved_files,
                 )
+            changed |= _sync_crops(dataset=dataset, descriptions=descriptions, classes=classes, summary=summary)
             for volume in gone:
                 volume.status = VolumeStatus.MISSING
                 volume.save(update_fields=["status", "updated_at"])
@@ -366,6 +369,62 @@ def _write_dataset(
         for name in saved_files:
             default_storage.delete(name)
         raise
+
+
+def _sync_crops(
+    *, dataset: Dataset, descriptions: list[VolumeDescription], classes: dict[str, LabelClass], summary: IngestSummary
+) -> bool:
+    """Create the ground-truth crops the bucket holds and link the classes it labels in them.
+
+    A new crop takes its geometry from its ``all`` array (else its first class) and counts as
+    a training crop: only training crops publish their labels. Existing crops keep their
+    geometry and split; classes are only ever added.
+    """
+    arrays: dict[int, list[VolumeDescription]] = defaultdict(list)
+    for description in descriptions:
+        if description.crop_number is not None and description.is_valid:
+            arrays[description.crop_number].append(description)
+    if not arrays:
+        return False
+    crops = {crop.number: crop for crop in Crop.objects.filter(number__in=arrays).prefetch_related("label_classes")}
+    changed = False
+    for number, members in sorted(arrays.items()):
+        crop = crops.get(number)
+        if crop is None:
+            crop = _new_crop(dataset, number, members)
+            if crop is None:
+                summary.warnings.append(f"crop{number} of {dataset.slug}: its arrays give no complete 3-D geometry")
+                continue
+            summary.crops_created.append(number)
+            linked: set[int] = set()
+            changed = True
+        elif crop.dataset_id != dataset.pk:
+            summary.warnings.append(f"crop{number} belongs to dataset {crop.dataset_id}, not {dataset.slug}")
+            continue
+        else:
+            linked = {label_class.pk for label_class in crop.label_classes.all()}
+        wanted = {classes[m.label_class].pk for m in members if m.label_class and m.label_class in classes}
+        if wanted - linked:
+            crop.label_classes.add(*(wanted - linked))
+            changed = True
+    return changed
+
+
+def _new_crop(dataset: Dataset, number: int, members: list[VolumeDescription]) -> Crop | None:
+    source = next((m for m in members if m.location.key.endswith("/all")), members[0])
+    values = {
+        f"{prefix}_{axis}": vector[axis]
+        for prefix, vector in (
+            ("voxel_size", source.voxel_size),
+            ("translation", source.translation),
+            ("shape", source.shape),
+        )
+        for axis in AXES
+    }
+    if any(value is None for value in values.values()):
+        return None
+    labels_url = source.location.url.rsplit("/", 1)[0]
+    return Crop.objects.create(number=number, dataset=dataset, split=CropSplit.TRAIN, labels_url=labels_url, **values)
 
 
 def _geometry_from_em(descriptions: list[VolumeDescription]) -> dict[str, float | None]:

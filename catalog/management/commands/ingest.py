@@ -87,6 +87,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(warning))
         for slug in summary.datasets_created:
             self.stdout.write(f"new dataset {slug} (complete its record in the admin)")
+        for number in summary.crops_created:
+            self.stdout.write(f"new training crop crop{number}")
         prefix = "dry run, nothing written: " if summary.dry_run else ""
         self.stdout.write(
             self.style.SUCCESS(
