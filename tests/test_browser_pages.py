@@ -61,6 +61,7 @@ def test_search_and_facets_update_in_place_with_shareable_urls(live_server, cata
     page.fill("#q", "hela")
     _wait_for_count(page, 1)
     assert page.url.endswith("/datasets/?q=hela")
+    assert page.title().startswith("\u201chela\u201d \u00b7 Datasets")
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("#q").evaluate("element => element === document.activeElement")
 

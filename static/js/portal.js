@@ -98,3 +98,9 @@ document.addEventListener("htmx:configRequest", function (event) {
   document.addEventListener("DOMContentLoaded", apply);
   if (document.readyState !== "loading") apply();
 })();
+
+// Keep the tab title in step with the search after htmx swaps the results in.
+document.addEventListener("htmx:afterSwap", function () {
+  var body = document.getElementById("browse-body");
+  if (body && body.dataset.pageTitle) document.title = body.dataset.pageTitle;
+});
