@@ -652,11 +652,35 @@ def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[
     return dataset.focus
 
 
-def dataset_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
-    """The dataset's image plus every segmentation, prediction and mesh; a default subset visible."""
+def dataset_state(
+    dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "", crops: Sequence[CropInfo] = ()
+) -> StateResult:
+    """The dataset's image plus every segmentation, prediction and mesh; a default subset visible.
+
+    With ``crops``, a last layer outlines every annotated crop (labelled ``crop<N>``), so the
+    ground truth can be found in the whole volume.
+    """
     voxel_nm = global_voxel_size(dataset, volumes)
     state = _new_state(voxel_nm)
     skipped = _add_layers(state, volumes, voxel_nm, s3_endpoint, default_visible(volumes, s3_endpoint))
+    if state.layers and crops:
+        boxes = []
+        for crop in crops:
+            lower, size = crop_box(crop)
+            boxes.append(
+                neuroglancer.AxisAlignedBoundingBoxAnnotation(
+                    id=f"crop{crop.number}",
+                    point_a=[_number(lower[i] / voxel_nm[i]) for i in range(3)],
+                    point_b=[_number((lower[i] + size[i]) / voxel_nm[i]) for i in range(3)],
+                    description=f"crop{crop.number}",
+                )
+            )
+        state.layers.append(
+            name="crops",
+            layer=neuroglancer.LocalAnnotationLayer(
+                dimensions=coordinate_space(voxel_nm), annotation_color=CROP_BOX_COLOUR, annotations=boxes
+            ),
+        )
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
     return StateResult(_emit(state), skipped)
 

@@ -70,14 +70,19 @@ def _vector(obj: object, prefix: str) -> ng.Vec3 | None:
     return tuple(float(v) for v in values)  # type: ignore[return-value]
 
 
-def dataset_info(dataset: Dataset) -> ng.DatasetInfo:
-    """The dataset's geometry; without an extent, its first crop is what a state shows (one query)."""
+def dataset_crops(dataset: Dataset) -> list[ng.CropInfo]:
+    """The dataset's crops, geometry only (one query)."""
+    return [crop_info(crop, with_classes=False) for crop in dataset.crops.order_by("number")]
+
+
+def dataset_info(dataset: Dataset, crops: list[ng.CropInfo] | None = None) -> ng.DatasetInfo:
+    """The dataset's geometry; without an extent, its first crop is what a state shows."""
     extent = _vector(dataset, "extent")
     focus = None
     if extent is None:
-        crop = dataset.crops.order_by("number").first()
-        if crop is not None:
-            focus = ng.crop_box(crop_info(crop, with_classes=False))
+        crops = dataset_crops(dataset) if crops is None else crops
+        if crops:
+            focus = ng.crop_box(crops[0])
     return ng.DatasetInfo(
         slug=dataset.slug, title=dataset.title, voxel_size=_vector(dataset, "voxel_size"), extent=extent, focus=focus
     )
@@ -195,7 +200,8 @@ def build_volume_state(volume: Volume) -> dict:
 
 def build_dataset_state(dataset: Dataset) -> tuple[ng.StateResult, dict[int, Volume]]:
     volumes = list(volumes_for_viewer(dataset.volumes.all()))
-    result = ng.dataset_state(dataset_info(dataset), _infos(volumes), s3_endpoint())
+    crops = dataset_crops(dataset)
+    result = ng.dataset_state(dataset_info(dataset, crops), _infos(volumes), s3_endpoint(), crops)
     return result, {v.pk: v for v in volumes}
 
 

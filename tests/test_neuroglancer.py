@@ -525,6 +525,26 @@ def test_volume_without_shape_or_scale_and_dataset_without_geometry_still_parses
     assert_parses(state)
 
 
+def test_dataset_state_outlines_its_crops_on_the_dataset_grid() -> None:
+    state = ng.dataset_state(HELA_DATASET, [HELA_EM], crops=[CROP]).state
+
+    layer = state["layers"][-1]
+    box = layer.pop("annotations")
+    assert layer == {
+        "type": "annotation",
+        "source": [{"url": "local://annotations", "transform": {"outputDimensions": space(4e-09, 4e-09, 5.24e-09)}}],
+        "annotationColor": "#ffff00",
+        "name": "crops",
+    }
+    assert [(b["type"], b["id"], b["description"]) for b in box] == [
+        ("axis_aligned_bounding_box", "crop234", "crop234")
+    ]
+    # (1000, 2000, 3000) .. (1800, 2600, 3400) nm on a 4 x 4 x 5.24 nm grid (stored as float32).
+    assert box[0]["pointA"] == pytest.approx([250.0, 500.0, 572.519084], rel=1e-6)
+    assert box[0]["pointB"] == pytest.approx([450.0, 650.0, 648.854962], rel=1e-6)
+    assert_parses(state)
+
+
 def test_dataset_without_extent_is_centred_on_its_focus_crop() -> None:
     bare = ng.VolumeInfo(id=1, name="em", url="s3://b/em.zarr", format="ome-zarr-0.4", kind="image", content_type="em")
     dataset = ng.DatasetInfo(slug="challenge", focus=((1000.0, 2000.0, 3000.0), (800.0, 600.0, 400.0)))

@@ -296,6 +296,12 @@ def test_challenge_dataset_without_geometry_opens_on_its_first_crop(client: Clie
     # Crop 234 spans 0 .. 800 nm on each axis; the grid is 1 nm.
     assert state["position"] == [400.5, 400.5, 400.5]
     assert "transform" not in state["layers"][0]["source"][0]
+    crops = state["layers"][-1]
+    assert crops["name"] == "crops"
+    assert [(box["id"], box["pointA"], box["pointB"]) for box in crops["annotations"]] == [
+        ("crop234", [0.0, 0.0, 0.0], [800.0, 800.0, 800.0]),
+        ("crop236", [1000.0, 2000.0, 3000.0], [1800.0, 2800.0, 3800.0]),
+    ]
 
 
 def test_unknown_records_answer_404_with_cors(client: Client) -> None:
@@ -377,7 +383,7 @@ def test_dataset_state_query_count_is_fixed(client: Client, hela: dict, django_a
         seg.segment_labels.create(value=1, name="one")
     client.get(reverse("state-dataset", args=["jrc_hela-2"]))  # records the TIFF's reason once
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         assert client.get(reverse("state-dataset", args=["jrc_hela-2"])).status_code == 200
 
 
