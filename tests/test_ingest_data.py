@@ -106,7 +106,7 @@ def write_n5_multiscale(
             "translate": list(translation_zyx),
         }
         extra = {"transform": transform} if style == "cosem" else {"downsamplingFactors": [factor] * 3}
-        write_n5_array(server, bucket, f"{key}/s{level}", data, block=(16, 16, 16), extra=extra)
+        write_n5_array(server, bucket, f"{key}/s{level}", data, block=(32, 32, 32), extra=extra)
         datasets.append({"path": f"s{level}", "transform": transform})
     if style == "cosem":
         group = {"multiscales": [{"name": key.rsplit("/", 1)[-1], "datasets": datasets}]}
@@ -126,7 +126,7 @@ def write_precomputed(
     resolution_xyz: Sequence[float],
     voxel_offset_xyz: Sequence[int] = (0, 0, 0),
     volume_type: str = "image",
-    chunk: int = 16,
+    chunk: int = 32,
 ) -> None:
     """An unsharded, raw-encoded, single-scale precomputed volume (``array`` is z, y, x)."""
     client = server.client()
