@@ -161,12 +161,8 @@ def view_info(view: View) -> ng.ViewInfo:
     return ng.ViewInfo(name=view.name, position=_vector(view, "position"), scale=view.scale, orientation=orientation)
 
 
-def viewer_problem(volume: Volume) -> dict[str, str] | None:
-    """Why this volume cannot be opened in Neuroglancer ({field, message}), or None.
-
-    Costs no query (channels, meshes and labels do not decide it), so list pages and
-    serializers can hide the viewer link of a TIFF without asking for its state.
-    """
+def viewer_error(volume: Volume) -> ng.NotViewableError | None:
+    """Why this volume cannot be opened in Neuroglancer, or None; costs no query."""
     info = ng.VolumeInfo(
         id=volume.pk,
         name=volume.name,
@@ -185,8 +181,18 @@ def viewer_problem(volume: Volume) -> dict[str, str] | None:
     try:
         ng.check_volume(info, s3_endpoint())
     except ng.NotViewableError as error:
-        return error.as_error()
+        return error
     return None
+
+
+def viewer_problem(volume: Volume) -> dict[str, str] | None:
+    """Why this volume cannot be opened in Neuroglancer ({field, message}), or None.
+
+    Costs no query (channels, meshes and labels do not decide it), so list pages and
+    serializers can hide the viewer link of a TIFF without asking for its state.
+    """
+    error = viewer_error(volume)
+    return None if error is None else error.as_error()
 
 
 def _infos(volumes: Iterable[Volume]) -> list[ng.VolumeInfo]:

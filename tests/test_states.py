@@ -13,6 +13,7 @@ from django.urls import reverse
 from catalog import neuroglancer as ng
 from catalog.models import SavedState, Volume
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind, VolumeStatus
+from catalog.services.viewer import record_viewer_problems
 from catalog.viewer import neuroglancer_links, viewer_problem
 from tests.factories import (
     CropFactory,
@@ -135,6 +136,17 @@ def test_viewer_problem_tells_pages_which_volumes_open_without_a_query(hela: dic
     with django_assert_num_queries(0):
         assert viewer_problem(hela["em"]) is None
         assert viewer_problem(hela["tiff"])["field"] == "format"
+
+
+def test_problems_can_be_recorded_for_many_volumes_at_once(hela: dict) -> None:
+    broken = VolumeFactory(dataset=hela["dataset"], name="local", url="/nrs/cosem/local.zarr")
+
+    assert record_viewer_problems(volumes=Volume.objects.all()) == 2
+    assert record_viewer_problems(volumes=Volume.objects.all()) == 0, "idempotent"
+
+    assert Volume.objects.get(pk=broken.pk).validation_errors[0]["field"] == "url"
+    assert Volume.objects.get(pk=hela["tiff"].pk).validation_errors[0]["field"] == "format"
+    assert Volume.objects.get(pk=hela["em"].pk).validation_errors == []
 
 
 def test_local_path_volume_answers_409(client: Client, hela: dict) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
 from catalog.models import SavedState, Volume
 from catalog.models.base import VolumeStatus
 from catalog.neuroglancer import NotViewableError
+from catalog.viewer import viewer_error
 
 SAVED_STATE_KEY_BYTES = 9
 """token_urlsafe(9) gives 12 characters: 72 random bits, short enough for a link."""
@@ -39,6 +41,20 @@ def record_viewer_problem(*, volume: Volume, error: NotViewableError) -> bool:
         locked.save(update_fields=["validation_errors", "status", "updated_at"])
         volume.validation_errors, volume.status = locked.validation_errors, locked.status
     return changed
+
+
+def record_viewer_problems(*, volumes: Iterable[Volume]) -> int:
+    """Check volumes against the Neuroglancer recipe and record each one's reason, if any.
+
+    For the loader and ingest to call after writing volumes, so a curator sees in the admin
+    which volumes have no layer before anyone opens a state. Returns how many were updated.
+    """
+    updated = 0
+    for volume in volumes:
+        error = viewer_error(volume)
+        if error is not None:
+            updated += record_viewer_problem(volume=volume, error=error)
+    return updated
 
 
 def canonical_json(state: dict) -> bytes:
