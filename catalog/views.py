@@ -363,6 +363,14 @@ def _main_volume(volumes: list[Volume]) -> Volume | None:
     return candidates[0] if candidates else None
 
 
+def _annotated_classes(volumes: list[Volume], crops: list[Crop]) -> list[LabelClass]:
+    """The label classes a dataset's volumes and crops hold, from rows already fetched."""
+    classes = {volume.label_class.pk: volume.label_class for volume in volumes if volume.label_class}
+    for crop in crops:
+        classes.update((label_class.pk, label_class) for label_class in crop.label_classes.all())
+    return sorted(classes.values(), key=lambda label_class: (label_class.label_id or 0, label_class.name))
+
+
 @require_GET
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
@@ -409,6 +417,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "volume_count": len(volumes),
         "views": _link(request, "view", dataset.view_list, "pk"),
         "crops": _link(request, "crop", dataset.crop_list, "number"),
+        "organelles": _annotated_classes(volumes, dataset.crop_list),
         "benchmarks": dataset.benchmark_list,
         "dois": list(dataset.dataset_dois.all()),
         "publications": list(dataset.publications.all()),

@@ -484,6 +484,7 @@ def test_rich_dataset_page(client, catalog):
         "U-Net",
         "0.910",
         "Notes on this record",
+        "Annotated organelles 2",
         "titled 'Segementations' upstream",
     ):
         if expected == "Whole-organelle":
