@@ -39,6 +39,7 @@ from catalog.models import (
 from catalog.models.base import ContentType, VolumeFormat
 from catalog.selectors import (
     collection_queryset,
+    crop_queryset,
     dataset_citation_queryset,
     dataset_facets,
     dataset_list_queryset,
@@ -130,8 +131,8 @@ def _class_prefetch(lookup: str) -> Prefetch:
 
 
 def _crops_with_classes() -> QuerySet[Crop]:
-    """Crops with their dataset's slug and the classes their table rows show as chips."""
-    return Crop.objects.select_related("dataset").prefetch_related(_class_prefetch("label_classes"))
+    """Crops with their dataset's slug and the classes their table rows show as chips (with colours)."""
+    return crop_queryset().prefetch_related(None).prefetch_related(_class_prefetch("label_classes"))
 
 
 @require_GET
