@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
+from catalog.viewer import self_hosted_viewer_available
+from tests.fixtures.browser import skip_or_fail
 from tests.test_pages import PageCatalog, build_catalog
 
 pytestmark = pytest.mark.browser
@@ -107,6 +109,8 @@ def test_browse_works_without_javascript(live_server, catalog, chromium_browser)
 
 
 def test_layer_picker_opens_the_chosen_volumes_in_neuroglancer(live_server, catalog, page):
+    if not self_hosted_viewer_available():
+        skip_or_fail("viewer/dist is not built; run `make viewer`")
     page.goto(live_server.url + reverse("catalog:dataset-list"))
     page.click("text=Interphase HeLa cell")
     page.wait_for_url(re.compile(r"/datasets/jrc_hela-2/$"))
