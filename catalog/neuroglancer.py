@@ -275,7 +275,7 @@ def global_voxel_size(dataset: DatasetInfo, volumes: Sequence[VolumeInfo] = ()) 
     them from the first source in array order (z, y, x), and its "xy" panel would show z-y.
     """
     candidates = [dataset.voxel_size]
-    candidates += [tuple(abs(v) for v in volume.scale) for volume in _order(volumes) if volume.scale is not None]
+    candidates += [tuple(abs(v) for v in volume.scale) for volume in _order(volumes) if _finite(volume.scale or [None])]
     for candidate in candidates:
         if candidate is not None and _finite(candidate) and all(v > 0 for v in candidate):
             return candidate  # type: ignore[return-value]
@@ -484,9 +484,9 @@ def volume_layer(
 
 def volume_extent(volume: VolumeInfo) -> tuple[Vec3, Vec3] | None:
     """(lower corner, size) of a volume in nm, when shape and scale are both known."""
-    if volume.shape is None or volume.scale is None:
-        return None
     translation = volume.translation or (0.0, 0.0, 0.0)
+    if volume.shape is None or volume.scale is None or not _finite((*volume.shape, *volume.scale, *translation)):
+        return None
     ends = [translation[i] + volume.shape[i] * volume.scale[i] for i in range(3)]
     lower = tuple(min(translation[i], ends[i]) for i in range(3))
     size = tuple(abs(volume.shape[i] * volume.scale[i]) for i in range(3))

@@ -12,6 +12,8 @@ import urllib.parse
 
 import neuroglancer
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog import neuroglancer as ng
 
@@ -708,3 +710,70 @@ def test_colours_that_are_not_hex_never_reach_the_shader() -> None:
     assert 'color0 color(default="#ff0000")' in shader
     assert 'color1 color(default="#00ff00")' in shader
     assert "red" not in shader
+
+
+# -- any metadata: a parseable state or a named reason, nothing else ------------------------------------
+
+_numbers = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=64))
+_vectors = st.one_of(st.none(), st.tuples(_numbers, _numbers, _numbers))
+_volumes = st.builds(
+    ng.VolumeInfo,
+    id=st.integers(1, 10**6),
+    name=st.text(min_size=1, max_size=20),
+    url=st.one_of(st.sampled_from(["s3://b/k.zarr", "https://h/k", "/local/k", "", "s3://"]), st.text(max_size=30)),
+    format=st.one_of(st.sampled_from([*ng.SOURCE_PREFIXES, "tiff", "hdf5", ""]), st.text(max_size=10)),
+    kind=st.one_of(st.sampled_from(["image", "segmentation", "mesh", "annotation"]), st.text(max_size=10)),
+    content_type=st.sampled_from(["em", "lm", "prediction", "segmentation", "groundtruth", "analysis"]),
+    dtype=st.sampled_from(["", "uint8", "uint16", "float32", "uint64", "weird"]),
+    axes=st.sampled_from(["", "zyx", "czyx", "tczyx"]),
+    shape=_vectors,
+    scale=_vectors,
+    translation=_vectors,
+    contrast_min=_numbers,
+    contrast_max=_numbers,
+    contrast_start=_numbers,
+    contrast_end=_numbers,
+    display_colour=st.one_of(st.sampled_from(["", "#00ff00", "#ffffff"]), st.text(max_size=8)),
+    invert_lut=st.booleans(),
+    label_class_colour=st.sampled_from(["", "#ff0000"]),
+    channels=st.lists(
+        st.builds(ng.ChannelInfo, index=st.integers(0, 5), colour=st.text(max_size=8)),
+        max_size=4,
+        unique_by=lambda c: c.index,
+    ).map(tuple),
+    segment_labels=st.lists(
+        st.builds(
+            ng.SegmentLabelInfo,
+            value=st.integers(0, 2**32),
+            name=st.text(max_size=5),
+            colour=st.sampled_from(["", "#123456"]),
+        ),
+        max_size=3,
+        unique_by=lambda s: s.value,
+    ).map(tuple),
+)
+_datasets = st.builds(ng.DatasetInfo, slug=st.just("d"), voxel_size=_vectors, extent=_vectors)
+
+
+@settings(max_examples=150, deadline=None)
+@given(dataset=_datasets, volume=_volumes)
+def test_any_volume_gives_a_parseable_state_or_a_reason(dataset: ng.DatasetInfo, volume: ng.VolumeInfo) -> None:
+    try:
+        state, reason = ng.volume_state(dataset, volume), None
+    except ng.NotViewableError as error:
+        state, reason = None, error
+    if reason is not None:
+        assert reason.field
+        assert reason.message
+    else:
+        ng.parse_state(state)
+        assert len(state["layers"]) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(dataset=_datasets, volumes=st.lists(_volumes, max_size=5, unique_by=lambda v: v.name))
+def test_any_dataset_gives_a_parseable_state(dataset: ng.DatasetInfo, volumes: list[ng.VolumeInfo]) -> None:
+    result = ng.dataset_state(dataset, volumes)
+
+    ng.parse_state(result.state)
+    assert len(result.state["layers"]) + len(result.skipped) == len(volumes)
