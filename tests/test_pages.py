@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.template import loader
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -705,3 +706,9 @@ def test_pages_only_have_get_forms_and_load_nothing_from_other_hosts(client, cat
         assets = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html)
         assert assets
         assert all(asset.startswith("/static/") for asset in assets), assets
+
+
+def test_server_error_page_renders_without_a_request_context():
+    html = loader.get_template("500.html").render({})
+    assert "Something went wrong on our side" in html
+    assert reverse("catalog:home") in html
