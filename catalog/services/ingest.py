@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.validators import validate_slug
@@ -278,7 +279,7 @@ def ingest_prefix(
 def _is_slug(value: str) -> bool:
     try:
         validate_slug(value)
-    except Exception:
+    except ValidationError:
         return False
     return len(value) <= 100
 
@@ -307,7 +308,8 @@ def _read_statistics(
     Fresh ``volume_stats.VolumeStatistics`` when the level changed; the stored record when it
     did not (nothing is read); None for non-images and unreadable levels.
     """
-    if description.kind != VolumeKind.IMAGE or not description.levels or not description.is_valid:
+    kind = volume.kind if volume is not None else description.kind
+    if kind != VolumeKind.IMAGE or not description.levels or not description.is_valid:
         return None
     previous = getattr(volume, "statistics", None) if volume is not None else None
     try:
