@@ -251,7 +251,7 @@ def test_crop_with_flipped_em_opens_centred_on_its_labels(
         panel_pixels = rgb.crop(
             (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"]))
         )
-        magenta = sum(1 for r, g, b in panel_pixels.getdata() if r > 120 and b > 120 and g < 110)
+        magenta = sum(1 for r, g, b in panel_pixels.get_flattened_data() if r > 120 and b > 120 and g < 110)
     grey = sum(sum(p) / 3 for p in centre) / len(centre)
     assert 60 <= grey <= 130, f"EM at the crop middle is {grey:.0f}; is the flipped y axis applied? {diag}"
     assert magenta > 500, f"crop labels (magenta) not drawn: {magenta} pixels {diag}"
@@ -351,7 +351,7 @@ def test_multichannel_lm_opens_as_rgb(
         panel = image.convert("RGB").crop(
             (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"]))
         )
-        pixels = list(panel.getdata())
+        pixels = list(panel.get_flattened_data())
     for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
         pure = sum(1 for p in pixels if p[channel] > 200 and max(p[i] for i in range(3) if i != channel) < 60)
         assert pure > 1000, f"no {name} block drawn ({pure} pixels) {diag}"
