@@ -232,6 +232,18 @@ def test_new_data_in_the_coarsest_level_replaces_the_thumbnail(
     assert not default_storage.exists(old.thumbnail.name)
 
 
+def test_deleting_a_volume_deletes_its_thumbnail(populated: str, django_capture_on_commit_callbacks: Any) -> None:
+    _ingest(populated)
+    volume = _volume(populated, EM)
+    name = volume.statistics.thumbnail.name
+    assert default_storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        volume.delete()
+
+    assert not default_storage.exists(name)
+
+
 def test_volumes_gone_from_the_bucket_are_marked_missing(populated: str, s3_env: S3Server) -> None:
     _ingest(populated)
     outside = VolumeFactory(url=f"s3://{populated}/elsewhere/volume")

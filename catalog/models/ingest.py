@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 class IngestRun(models.Model):
@@ -102,3 +106,11 @@ class VolumeStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"statistics of {self.volume}"
+
+
+@receiver(post_delete, sender=VolumeStatistics, dispatch_uid="volumestatistics_delete_thumbnail")
+def _delete_thumbnail(sender: type[VolumeStatistics], instance: VolumeStatistics, **kwargs: Any) -> None:
+    """A thumbnail file lives exactly as long as its statistics row (also when its volume goes)."""
+    if instance.thumbnail:
+        name, storage = instance.thumbnail.name, instance.thumbnail.storage
+        transaction.on_commit(lambda: storage.delete(name))
