@@ -1,6 +1,7 @@
 """Shared fixtures: factories, the reference catalog, an S3 server on loopback and a headless browser."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 
@@ -15,3 +16,12 @@ def reference_catalog(django_db_setup, django_db_blocker):
         call_command("load_catalog", verbosity=0)
         yield
         transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: cached facet counts are keyed by catalog version,
+    which factories do not bump, and under CI the cache is a Redis that outlives the run."""
+    cache.clear()
+    yield
+    cache.clear()
