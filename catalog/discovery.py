@@ -778,7 +778,8 @@ class _Walker:
             level, issues = _zarr_level("", location, document, 3)
             self._add_single_array(description, level, issues, node.dimension_names, node.attributes)
             return []
-        if "ome" in node.attributes:
+        ome = node.attributes.get("ome")
+        if isinstance(ome, dict) and "multiscales" in ome:
             self._add_ome(location, node.attributes, zarr_format=3)
             return []
         return subdirectories

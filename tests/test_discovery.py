@@ -64,6 +64,20 @@ def test_ome_zarr_05_image(s3_server: S3Server, bucket: str) -> None:
     assert volume.shape == {"x": 64, "y": 48, "z": 32}
 
 
+def test_ome_zarr_05_label_groups_are_walked_into(s3_server: S3Server, bucket: str) -> None:
+    image = "jrc_b2/jrc_b2.zarr/image"
+    labels = f"{image}/labels/cells"
+    write_ome_zarr(s3_server.endpoint_url, bucket, image, gradient_volume(), (1.0, 1.0, 1.0), zarr_format=3)
+    write_ome_zarr(s3_server.endpoint_url, bucket, labels, gradient_volume(), (1.0, 1.0, 1.0), zarr_format=3)
+    group = {"zarr_format": 3, "node_type": "group", "attributes": {"ome": {"version": "0.5", "labels": ["cells"]}}}
+    put_json(s3_server, bucket, f"{image}/labels/zarr.json", group)
+
+    found = _discover(s3_server, f"s3://{bucket}/jrc_b2/jrc_b2.zarr/image/labels")
+
+    assert list(found) == [labels]
+    assert found[labels].errors == []
+
+
 def test_cellmap_crop_group_is_ground_truth_with_class(s3_server: S3Server, bucket: str) -> None:
     key = "jrc_c/jrc_c.zarr/recon-1/labels/groundtruth/crop7/mito"
     write_ome_zarr(s3_server.endpoint_url, bucket, key, gradient_volume(dtype="uint8"), (2.0, 2.0, 2.0), n_levels=1)
