@@ -61,6 +61,7 @@ def test_dataset_detail(api, small_catalog: SmallCatalog) -> None:
     assert "search_vector" not in body
     assert "search_text" not in body
     assert body["institutions"] == ["HHMI/Janelia"]
+    assert body["organelles"] == ["mito_mem", "mito_lum", "er", "nuc"]
 
 
 def test_links_of_a_dataset_resolve(api, small_catalog: SmallCatalog) -> None:
@@ -165,6 +166,8 @@ def test_api_root_and_trailing_slash(api, small_catalog: SmallCatalog) -> None:
         ("page_size=101", "page_size"),
         ("page_size=0", "page_size"),
         ("organsim=homo-sapiens", "organsim"),
+        ("has_crops=", "has_crops"),
+        ("organism=homo-sapiens&organism=", "organism"),
     ],
 )
 def test_bad_dataset_parameters_are_400_naming_them(api, small_catalog: SmallCatalog, query: str, field: str) -> None:
@@ -205,6 +208,10 @@ def test_not_found_and_method_not_allowed_are_json(api, small_catalog: SmallCata
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
     assert api.post("/api/label-classes/", {}, format="json").status_code in (401, 405)
+
+
+def test_empty_search_is_no_search(api, small_catalog: SmallCatalog) -> None:
+    assert len(slugs(api.get("/api/datasets/?q="))) == 3
 
 
 def test_page_size_and_pages(api, small_catalog: SmallCatalog) -> None:

@@ -61,7 +61,7 @@ ENDPOINTS = [
     ("/api/datasets/?page_size=100", 3),
     ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 8),
     ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4),
-    ("/api/datasets/{dataset}/", 9),
+    ("/api/datasets/{dataset}/", 10),
     ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14),
     ("/api/datasets/{dataset}/citation/?style=ris", 6),
     ("/api/datasets/{dataset}/jsonld/", 12),

@@ -12,14 +12,22 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+# Parameters where an empty value has a meaning of its own (no search).
+EMPTY_ALLOWED = frozenset({"q"})
+
 
 def reject_unknown_parameters(request: Request, allowed: set[str]) -> None:
-    """A misspelt parameter (``?organsim=``) would otherwise silently return everything."""
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ValidationError(
-            {name: [f"Unknown query parameter; this endpoint reads: {', '.join(sorted(allowed))}."] for name in unknown}
-        )
+    """A misspelt parameter (``?organsim=``) or an empty value (``?has_crops=``) would otherwise
+    silently return everything."""
+    errors = {
+        name: [f"Unknown query parameter; this endpoint reads: {', '.join(sorted(allowed))}."]
+        for name in sorted(set(request.query_params) - allowed)
+    }
+    for name, values in request.query_params.lists():
+        if name in allowed and name not in EMPTY_ALLOWED and any(value == "" for value in values):
+            errors[name] = ["Empty value; leave the parameter out instead."]
+    if errors:
+        raise ValidationError(errors)
 
 
 def format_parameter(view: Any) -> set[str]:

@@ -53,6 +53,16 @@ class CatalogPagination(PageNumberPagination):
         _positive_int(request, self.page_query_param)
         return super().paginate_queryset(queryset, request, view)
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.page_query_param: {"minimum": 1},
+            self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         response = super().get_paginated_response_schema(schema)
         response["required"] = ["count", "results"]

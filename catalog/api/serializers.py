@@ -15,7 +15,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from catalog import models
+from catalog import models, selectors
 from catalog.models.base import axis_vector
 from catalog.viewer import neuroglancer_links
 
@@ -277,6 +277,9 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
     volume_count = serializers.IntegerField(read_only=True)
     crop_count = serializers.IntegerField(read_only=True)
     view_count = serializers.IntegerField(read_only=True)
+    organelles = serializers.SerializerMethodField(
+        help_text="Label classes annotated in the dataset (by a volume, a crop or a segment label), short names."
+    )
     links = serializers.SerializerMethodField(help_text="The dataset's volumes, crops and views, and its citations.")
     neuroglancer = NeuroglancerField("dataset", "slug")
 
@@ -284,6 +287,9 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
         model = models.Dataset
         exclude = ["id", "search_vector", "search_text", "voxel_size_x", "voxel_size_y", "voxel_size_z"]
         exclude += ["extent_x", "extent_y", "extent_z"]
+
+    def get_organelles(self, dataset: models.Dataset) -> list[str]:
+        return [label_class.name for label_class in selectors.dataset_organelles(dataset)]
 
     @extend_schema_field(
         inline_serializer(
