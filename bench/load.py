@@ -112,7 +112,14 @@ def _lua_list(values: list[str] | None, count: int) -> str:
 
 
 def run_wrk(
-    host: str, port: int, paths: list[str], *, connections: int, seconds: float, etags: list[str] | None = None
+    host: str,
+    port: int,
+    paths: list[str],
+    *,
+    connections: int,
+    seconds: float,
+    etags: list[str] | None = None,
+    timeout: float = 10,
 ) -> LoadResult:
     """Run wrk for ``seconds`` with ``connections`` open connections over the rotating paths."""
     script = _WRK_SCRIPT.format(
@@ -128,13 +135,13 @@ def run_wrk(
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--timeout",
-        "10s",
+        f"{max(1, round(timeout))}s",
         "-s",
         str(script_path),
         f"http://{host}:{port}{paths[0]}",
     ]
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + timeout + 60, check=False)
     finally:
         script_path.unlink(missing_ok=True)
     for line in completed.stdout.splitlines():
@@ -168,7 +175,14 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def run_python(
-    host: str, port: int, paths: list[str], *, connections: int, seconds: float, etags: list[str] | None = None
+    host: str,
+    port: int,
+    paths: list[str],
+    *,
+    connections: int,
+    seconds: float,
+    etags: list[str] | None = None,
+    timeout: float = 10,
 ) -> LoadResult:
     """The fallback driver: one thread per connection, keep-alive when the server allows it.
 
@@ -179,7 +193,7 @@ def run_python(
     deadline = time.perf_counter() + seconds
 
     def worker(slot: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
         i = slot
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
@@ -197,7 +211,7 @@ def run_python(
             except (OSError, http.client.HTTPException):
                 errors[slot] += 1
                 connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=10)
+                connection = http.client.HTTPConnection(host, port, timeout=timeout)
                 continue
             latencies[slot].append((time.perf_counter() - started) * 1000)
         connection.close()
@@ -234,8 +248,8 @@ def run_load(
     seconds: float,
     etags: list[str] | None = None,
     tool: str = "auto",
+    timeout: float = 10,
 ) -> LoadResult:
-    """Run the preferred driver (``tool``: auto, wrk or python)."""
-    if tool == "wrk" or (tool == "auto" and wrk_available()):
-        return run_wrk(host, port, paths, connections=connections, seconds=seconds, etags=etags)
-    return run_python(host, port, paths, connections=connections, seconds=seconds, etags=etags)
+    """Run the preferred driver (``tool``: auto, wrk or python); ``timeout`` per request in seconds."""
+    driver = run_wrk if tool == "wrk" or (tool == "auto" and wrk_available()) else run_python
+    return driver(host, port, paths, connections=connections, seconds=seconds, etags=etags, timeout=timeout)

@@ -150,7 +150,7 @@ def start_server(environment: dict[str, str], *, workers: int = WORKERS, ready_p
         "--log-level",
         "warning",
         "--timeout",
-        "60",
+        "120",
     ]
     process = subprocess.Popen(
         command, cwd=PROJECT_DIR, env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
