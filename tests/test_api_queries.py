@@ -64,7 +64,7 @@ ENDPOINTS = [
     ("/api/datasets/{dataset}/", 10),
     ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14),
     ("/api/datasets/{dataset}/citation/?style=ris", 6),
-    ("/api/datasets/{dataset}/jsonld/", 12),
+    ("/api/datasets/{dataset}/jsonld/", 6),
     ("/api/volumes/?page_size=100", 2),
     ("/api/volumes/?page_size=100&dataset={dataset}&organelle=mito", 6),
     ("/api/volumes/{volume}/", 4),

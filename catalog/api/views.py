@@ -246,26 +246,26 @@ class DatasetViewSet(
             raise ValidationError(filterset.errors)
         return Response(selectors.dataset_facets(filterset))
 
-    def _record(self) -> citations.CitationRecord:
+    def _record(self) -> tuple[Dataset, citations.CitationRecord]:
         dataset = self.get_object()
         url = self.request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
-        return citations.dataset_record(dataset, url=url, publisher=_publisher())
+        return dataset, citations.dataset_record(dataset, url=url, publisher=_publisher())
 
     @extend_schema(summary="How to cite a dataset", parameters=[STYLE_PARAMETER], responses=CITATION_RESPONSES)
     @action(detail=True, methods=["get"], detail_query_parameters=("style",))
     def citation(self, request: Request, slug: str) -> HttpResponse:
-        return _citation_response(self._record(), request)
+        return _citation_response(self._record()[1], request)
 
     @extend_schema(summary="schema.org Dataset JSON-LD of a dataset", responses=JSONLD_RESPONSES)
     @action(detail=True, methods=["get"])
     def jsonld(self, request: Request, slug: str) -> JsonResponse:
-        record = self._record()
-        return _jsonld_response(citations.dataset_jsonld(self.get_object(), record), request)
+        dataset, record = self._record()
+        return _jsonld_response(citations.dataset_jsonld(dataset, record), request)
 
     @extend_schema(summary="DataCite metadata of a dataset with a DOI", responses=DATACITE_RESPONSES)
     @action(detail=True, methods=["get"])
     def datacite(self, request: Request, slug: str) -> JsonResponse:
-        return _datacite_response(self._record(), request)
+        return _datacite_response(self._record()[1], request)
 
 
 @extend_schema_view(
