@@ -55,3 +55,16 @@ def test_defaults_need_no_services():
     assert (debug, eager) == ("False", "True")
     assert "'ENGINE': 'django.db.backends.sqlite3'" in databases
     assert str(ROOT / "db.sqlite3") in databases
+
+
+def test_media_go_to_s3_when_a_bucket_is_configured():
+    script = (
+        "from django.core.files.storage import default_storage as d; d._setup(); "
+        "print(type(d._wrapped).__name__, d.url('thumbnails/a.png'))"
+    )
+    local = run_django("shell", "--no-imports", "-c", script)
+    assert local.stdout.split()[0] == "FileSystemStorage", local.stderr
+    remote = run_django("shell", "--no-imports", "-c", script, MEDIA_S3_BUCKET="portal-media")
+    backend, url = remote.stdout.split()
+    assert backend == "S3Storage"
+    assert url == "https://portal-media.s3.amazonaws.com/media/thumbnails/a.png"
