@@ -43,7 +43,8 @@ from catalog.models import (
     ViewLayer,
     Volume,
 )
-from catalog.models.base import Fixation, Modality
+from catalog.models.base import ContentType, Fixation, Modality, VolumeKind
+from catalog.models.ingest import VolumeStatistics
 
 if TYPE_CHECKING:
     from catalog.filters import DatasetFilterSet
@@ -155,6 +156,22 @@ def dataset_sort_annotations() -> dict[str, Any]:
     }
 
 
+def image_thumbnail_annotation() -> Subquery:
+    """The storage path of a thumbnail that ingest rendered from one of the dataset's images,
+    for datasets whose record has no thumbnail URL of its own."""
+    thumbnails = (
+        VolumeStatistics.objects.filter(
+            volume__dataset=OuterRef("pk"),
+            volume__kind=VolumeKind.IMAGE,
+            volume__content_type__in=[ContentType.EM, ContentType.LM],
+        )
+        .exclude(thumbnail="")
+        .order_by("volume__name")
+        .values("thumbnail")[:1]
+    )
+    return Subquery(thumbnails)
+
+
 DATASET_LIST_FIELDS = (
     "id",
     "slug",
@@ -177,7 +194,7 @@ def dataset_list_queryset() -> QuerySet[Dataset]:
         Dataset.objects.select_related("organism")
         .only(*DATASET_LIST_FIELDS)
         .prefetch_related(Prefetch("tissues", queryset=Tissue.objects.only("id", "slug", "name")))
-        .annotate(**dataset_sort_annotations())
+        .annotate(**dataset_sort_annotations(), image_thumbnail=image_thumbnail_annotation())
     )
 
 
@@ -196,7 +213,11 @@ def dataset_detail_queryset() -> QuerySet[Dataset]:
             Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
             Prefetch("views", queryset=View.objects.only("id", "dataset_id", "name")),
         )
-        .annotate(**dataset_sort_annotations(), view_count=_count_of(View, "dataset"))
+        .annotate(
+            **dataset_sort_annotations(),
+            view_count=_count_of(View, "dataset"),
+            image_thumbnail=image_thumbnail_annotation(),
+        )
     )
 
 

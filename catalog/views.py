@@ -43,6 +43,7 @@ from catalog.selectors import (
     dataset_citation_queryset,
     dataset_facets,
     dataset_list_queryset,
+    image_thumbnail_annotation,
     label_class_queryset,
     organism_queryset,
     tissue_queryset,
@@ -378,6 +379,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = get_object_or_404(
         dataset_citation_queryset()
         .defer("search_vector", "search_text")
+        .annotate(image_thumbnail=image_thumbnail_annotation())
         .prefetch_related(
             "cell_types",
             "treatments",

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import template
+from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import QueryDict
 from django.utils.html import format_html
@@ -101,3 +102,9 @@ def query_with(context: template.Context, **changes: Any) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def media_url(path: str) -> str:
+    """The public URL of a stored file (local media or the S3 media bucket)."""
+    return default_storage.url(path) if path else ""
