@@ -39,7 +39,7 @@ from catalog.models.base import (
     VolumeKind,
     VolumeStatus,
 )
-from catalog.search import search_datasets
+from catalog.search import needs_typo_matching, search_datasets
 from catalog.selectors import class_closure_ids, dataset_sort_annotations
 
 BOOLEAN_CHOICES = (("true", "Yes"), ("false", "No"))
@@ -157,8 +157,17 @@ class DatasetFilterSet(filters.FilterSet):
         model = Dataset
         fields: list[str] = []
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._forgive_typos: dict[str, bool] = {}
+
     def filter_q(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
-        return search_datasets(queryset, value) if value.strip() else queryset
+        if not value.strip():
+            return queryset
+        # Facets apply this filter once per facet: decide on typo matching once.
+        if value not in self._forgive_typos:
+            self._forgive_typos[value] = needs_typo_matching(value)
+        return search_datasets(queryset, value, forgive_typos=self._forgive_typos[value])
 
     def filter_tissue(self, queryset: QuerySet[Dataset], name: str, value: list[Tissue]) -> QuerySet[Dataset]:
         if not value:

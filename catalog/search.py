@@ -2,8 +2,9 @@
 
 PostgreSQL: a weighted ``tsvector`` stored on each dataset (A: title and slug, B: description,
 C: organism, tissue, cell type and organelle names) matched with ``websearch_to_tsquery`` and
-ranked with ``ts_rank``, plus pg_trgm word similarity on ``search_text`` so that a misspelt word
-(``mitochondira``) still finds its datasets. SQLite: the same query syntax (words, "quoted
+ranked with ``ts_rank``; when the words match no dataset as written, pg_trgm word similarity
+on ``search_text`` (the distinct words of title, slug, description and names) matches them instead, so that
+a misspelt word (``mitochondira``) still finds its datasets. SQLite: the same query syntax (words, "quoted
 phrases", ``or``, ``-excluded``) matched case-insensitively against the same texts, with a
 rank that weighs the same fields the same way. Both return the queryset annotated with
 ``search_rank`` and ordered by it.
@@ -26,10 +27,11 @@ from django.db.models.functions import Coalesce
 
 from catalog.models import Crop, Dataset, LabelClass, SegmentLabel, Volume
 
-# Trigram matches count less than real word matches, so they only lift typo-only hits.
+# Typo matches rank on a lower scale than word matches (they never appear together).
 TRIGRAM_RANK_WEIGHT = 0.1
 # The rank weights that PostgreSQL's ts_rank gives the A, B and C labels by default.
 SQLITE_FIELD_WEIGHTS = (("title", 1.0), ("slug", 1.0), ("description", 0.4), ("search_text", 0.2))
+_WORD_RE = re.compile(r"\S+")
 
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -77,32 +79,48 @@ def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def search_datasets(queryset: QuerySet[Dataset], text: str) -> QuerySet[Dataset]:
-    """Datasets of ``queryset`` matching ``text``, annotated with ``search_rank``, best first."""
+def search_datasets(queryset: QuerySet[Dataset], text: str, *, forgive_typos: bool | None = None) -> QuerySet[Dataset]:
+    """Datasets of ``queryset`` matching ``text``, annotated with ``search_rank``, best first.
+
+    On PostgreSQL the words are matched as written (stemmed, through the GIN index); only when
+    no dataset matches them (``forgive_typos``; computed when None) are they matched by trigram
+    word similarity instead, so a typo costs the slower path and a good query never does.
+    """
     parsed = parse_query(text)
-    if is_postgresql():
-        return _search_postgresql(queryset, text, parsed)
-    return _search_sqlite(queryset, parsed)
+    if not is_postgresql():
+        return _search_sqlite(queryset, parsed)
+    if forgive_typos is None:
+        forgive_typos = needs_typo_matching(text)
+    return _search_postgresql(queryset, text, parsed, forgive_typos=forgive_typos)
 
 
-def _search_postgresql(queryset: QuerySet[Dataset], text: str, parsed: ParsedQuery) -> QuerySet[Dataset]:
-    config = settings.SEARCH_CONFIG
-    query = SearchQuery(text, search_type="websearch", config=config)
-    if parsed.groups:
-        typo_match = Q()
-        for group in parsed.groups:
-            group_match = Q()
-            for term in group:
-                group_match |= Q(search_text__trigram_word_similar=term)
-            typo_match &= group_match
-        for term in parsed.excluded:
-            typo_match &= ~Q(search_vector=SearchQuery(term, search_type="phrase", config=config))
-        condition = Q(search_vector=query) | typo_match
-        similarity = TrigramWordSimilarity(" ".join(parsed.terms), "search_text")
-    else:
-        condition = Q(search_vector=query)
-        similarity = Value(0.0)
-    rank = Coalesce(SearchRank(F("search_vector"), query), Value(0.0)) + similarity * Value(TRIGRAM_RANK_WEIGHT)
+def _tsquery(text: str) -> SearchQuery:
+    return SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
+
+
+def needs_typo_matching(text: str) -> bool:
+    """True on PostgreSQL when no dataset in the catalog matches the words of ``text`` as written."""
+    if not is_postgresql() or not parse_query(text).groups:
+        return False
+    return not Dataset.objects.filter(search_vector=_tsquery(text)).exists()
+
+
+def _search_postgresql(
+    queryset: QuerySet[Dataset], text: str, parsed: ParsedQuery, *, forgive_typos: bool
+) -> QuerySet[Dataset]:
+    if not forgive_typos:
+        query = _tsquery(text)
+        rank = Coalesce(SearchRank(F("search_vector"), query), Value(0.0))
+        return queryset.filter(search_vector=query).annotate(search_rank=rank).order_by("-search_rank", "slug")
+    condition = Q()
+    for group in parsed.groups:
+        group_match = Q()
+        for term in group:
+            group_match |= Q(search_text__trigram_word_similar=term)
+        condition &= group_match
+    for term in parsed.excluded:
+        condition &= ~Q(search_vector=SearchQuery(term, search_type="phrase", config=settings.SEARCH_CONFIG))
+    rank = TrigramWordSimilarity(" ".join(parsed.terms), "search_text") * Value(TRIGRAM_RANK_WEIGHT)
     return queryset.filter(condition).annotate(search_rank=rank).order_by("-search_rank", "slug")
 
 
@@ -170,6 +188,14 @@ def _organelle_names_by_dataset(dataset_ids: list[int]) -> dict[int, list[str]]:
     return result
 
 
+def _distinct_words(text: str) -> str:
+    """Each word once, in order of first use: short texts keep trigram matching fast."""
+    seen: dict[str, None] = {}
+    for word in _WORD_RE.findall(text):
+        seen.setdefault(word.lower(), None)
+    return " ".join(seen)
+
+
 def _split_slug(slug: str) -> str:
     return f"{slug} {re.sub(r'[_-]+', ' ', slug)}"
 
@@ -199,7 +225,7 @@ def refresh_search_index(dataset_ids: Iterable[int] | None = None) -> None:
                 *organelles.get(dataset.pk, []),
             ]
         )
-        dataset.search_text = " ".join(part for part in (primary, dataset.description, vocabulary) if part)
+        dataset.search_text = _distinct_words(f"{primary} {dataset.description} {vocabulary}")
         if postgresql:
             dataset.search_vector = (
                 SearchVector(Value(primary), weight="A", config=config)

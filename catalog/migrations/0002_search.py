@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='dataset',
             name='search_text',
-            field=models.TextField(blank=True, editable=False, help_text='Every searchable name and text, for typo matching and SQLite.'),
+            field=models.TextField(blank=True, editable=False, help_text='Distinct words of title, slug, description and names, for typo matching and SQLite.'),
         ),
         migrations.AddField(
             model_name='dataset',

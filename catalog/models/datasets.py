@@ -140,7 +140,9 @@ class Dataset(models.Model):
         null=True, editable=False, help_text="Weighted tsvector: A title and slug, B description, C vocabulary names."
     )
     search_text = models.TextField(
-        blank=True, editable=False, help_text="Every searchable name and text, for typo matching and SQLite."
+        blank=True,
+        editable=False,
+        help_text="Distinct words of title, slug, description and names, for typo matching and SQLite.",
     )
 
     class Meta:
