@@ -39,7 +39,7 @@ from catalog.models.base import (
     VolumeKind,
     VolumeStatus,
 )
-from catalog.search import needs_typo_matching, search_datasets
+from catalog.search import corrected_query, search_datasets
 from catalog.selectors import class_closure_ids, dataset_sort_annotations
 
 BOOLEAN_CHOICES = (("true", "Yes"), ("false", "No"))
@@ -96,8 +96,9 @@ class DatasetFilterSet(filters.FilterSet):
         method="filter_q",
         help_text=(
             "Full-text search over title and slug (strongest), description, and organism, tissue, cell type and "
-            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. Misspellings are '
-            "matched by trigram similarity on PostgreSQL. Results are ordered by relevance unless `ordering` is given."
+            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. On PostgreSQL, when '
+            "the words match nothing, unknown words are spelling-corrected against the catalog's vocabulary "
+            "(trigram similarity). Results are ordered by relevance unless `ordering` is given."
         ),
     )
     organism = filters.ModelMultipleChoiceFilter(
@@ -159,15 +160,15 @@ class DatasetFilterSet(filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._forgive_typos: dict[str, bool] = {}
+        self._query_texts: dict[str, str] = {}
 
     def filter_q(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
         if not value.strip():
             return queryset
-        # Facets apply this filter once per facet: decide on typo matching once.
-        if value not in self._forgive_typos:
-            self._forgive_typos[value] = needs_typo_matching(value)
-        return search_datasets(queryset, value, forgive_typos=self._forgive_typos[value])
+        # Facets apply this filter once per facet: correct the spelling once.
+        if value not in self._query_texts:
+            self._query_texts[value] = corrected_query(value)
+        return search_datasets(queryset, value, query_text=self._query_texts[value])
 
     def filter_tissue(self, queryset: QuerySet[Dataset], name: str, value: list[Tissue]) -> QuerySet[Dataset]:
         if not value:

@@ -1,13 +1,14 @@
 """Full-text search over datasets.
 
 PostgreSQL: a weighted ``tsvector`` stored on each dataset (A: title and slug, B: description,
-C: organism, tissue, cell type and organelle names) matched with ``websearch_to_tsquery`` and
-ranked with ``ts_rank``; when the words match no dataset as written, pg_trgm word similarity
-on ``search_text`` (the distinct words of title, slug, description and names) matches them instead, so that
-a misspelt word (``mitochondira``) still finds its datasets. SQLite: the same query syntax (words, "quoted
-phrases", ``or``, ``-excluded``) matched case-insensitively against the same texts, with a
-rank that weighs the same fields the same way. Both return the queryset annotated with
-``search_rank`` and ordered by it.
+C: organism, tissue, cell type and organelle names) matched through its GIN index with
+``websearch_to_tsquery`` and ranked with ``ts_rank``. When the words match no dataset as
+written, each word the catalog does not know is replaced by the most similar catalog word
+(pg_trgm trigram similarity over the vocabulary and titles), so that ``mitochondira`` still
+finds mitochondria; a good query never pays for this. SQLite: the same query syntax (words,
+"quoted phrases", ``or``, ``-excluded``) matched case-insensitively against the same texts
+(``search_text``), with a rank that weighs the same fields the same way, and no spelling
+correction. Both return the queryset annotated with ``search_rank`` and ordered by it.
 
 The stored fields are derived data: every write path calls ``refresh_search_index`` afterwards.
 """
@@ -20,18 +21,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
-from catalog.models import Crop, Dataset, LabelClass, SegmentLabel, Volume
+from catalog.models import CellType, Crop, Dataset, LabelClass, Organism, SegmentLabel, Tissue, Treatment, Volume
+from catalog.selectors import get_catalog_version
 
-# Typo matches rank on a lower scale than word matches (they never appear together).
-TRIGRAM_RANK_WEIGHT = 0.1
+# Spelling correction: words shorter than this are left alone, and a suggestion must be at
+# least this similar (pg_trgm similarity: shared trigrams over all trigrams of both words).
+MIN_WORD = 4
+MIN_SIMILARITY = 0.4
 # The rank weights that PostgreSQL's ts_rank gives the A, B and C labels by default.
 SQLITE_FIELD_WEIGHTS = (("title", 1.0), ("slug", 1.0), ("description", 0.4), ("search_text", 0.2))
-_WORD_RE = re.compile(r"\S+")
+_WORD_RE = re.compile(r"[^\W_]+")
+_TOKEN_WORD_RE = re.compile(r"\S+")
 
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -79,49 +85,80 @@ def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def search_datasets(queryset: QuerySet[Dataset], text: str, *, forgive_typos: bool | None = None) -> QuerySet[Dataset]:
+def search_datasets(queryset: QuerySet[Dataset], text: str, *, query_text: str | None = None) -> QuerySet[Dataset]:
     """Datasets of ``queryset`` matching ``text``, annotated with ``search_rank``, best first.
 
-    On PostgreSQL the words are matched as written (stemmed, through the GIN index); only when
-    no dataset matches them (``forgive_typos``; computed when None) are they matched by trigram
-    word similarity instead, so a typo costs the slower path and a good query never does.
+    On PostgreSQL the words go through the GIN index as written, or, when no dataset matches
+    them, spelling-corrected (``corrected_query``; pass ``query_text`` if already computed).
     """
     parsed = parse_query(text)
     if not is_postgresql():
         return _search_sqlite(queryset, parsed)
-    if forgive_typos is None:
-        forgive_typos = needs_typo_matching(text)
-    return _search_postgresql(queryset, text, parsed, forgive_typos=forgive_typos)
+    query = _tsquery(corrected_query(text) if query_text is None else query_text)
+    rank = Coalesce(SearchRank(F("search_vector"), query), Value(0.0))
+    return queryset.filter(search_vector=query).annotate(search_rank=rank).order_by("-search_rank", "slug")
 
 
 def _tsquery(text: str) -> SearchQuery:
     return SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
 
 
-def needs_typo_matching(text: str) -> bool:
-    """True on PostgreSQL when no dataset in the catalog matches the words of ``text`` as written."""
-    if not is_postgresql() or not parse_query(text).groups:
-        return False
-    return not Dataset.objects.filter(search_vector=_tsquery(text)).exists()
+def corrected_query(text: str) -> str:
+    """``text`` itself when some dataset matches it; otherwise ``text`` with each word the
+    catalog does not know replaced by the catalog word most similar to it (pg_trgm trigram
+    similarity), so that ``mitochondira`` searches for ``mitochondria``. SQLite: ``text``."""
+    parsed = parse_query(text)
+    if not is_postgresql() or not parsed.groups:
+        return text
+    if Dataset.objects.filter(search_vector=_tsquery(text)).exists():
+        return text
+    known = set(search_lexicon())
+    unknown = sorted(
+        {word for term in parsed.terms for word in _words(term) if len(word) >= MIN_WORD and word not in known}
+    )
+    if not unknown:
+        return text
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (term) term, word FROM unnest(%s::text[]) AS term CROSS JOIN unnest(%s::text[]) AS word"
+            " WHERE similarity(word, term) >= %s ORDER BY term, similarity(word, term) DESC, word",
+            [unknown, sorted(known), MIN_SIMILARITY],
+        )
+        corrections = dict(cursor.fetchall())
+
+    def correct(term: str) -> str:
+        fixed = " ".join(corrections.get(word, word) for word in _words(term))
+        return f'"{fixed}"' if " " in fixed else fixed
+
+    groups = [" or ".join(correct(term) for term in group) for group in parsed.groups]
+    return " ".join([*groups, *(f"-{correct(term)}" for term in parsed.excluded)])
 
 
-def _search_postgresql(
-    queryset: QuerySet[Dataset], text: str, parsed: ParsedQuery, *, forgive_typos: bool
-) -> QuerySet[Dataset]:
-    if not forgive_typos:
-        query = _tsquery(text)
-        rank = Coalesce(SearchRank(F("search_vector"), query), Value(0.0))
-        return queryset.filter(search_vector=query).annotate(search_rank=rank).order_by("-search_rank", "slug")
-    condition = Q()
-    for group in parsed.groups:
-        group_match = Q()
-        for term in group:
-            group_match |= Q(search_text__trigram_word_similar=term)
-        condition &= group_match
-    for term in parsed.excluded:
-        condition &= ~Q(search_vector=SearchQuery(term, search_type="phrase", config=settings.SEARCH_CONFIG))
-    rank = TrigramWordSimilarity(" ".join(parsed.terms), "search_text") * Value(TRIGRAM_RANK_WEIGHT)
-    return queryset.filter(condition).annotate(search_rank=rank).order_by("-search_rank", "slug")
+def _words(text: str) -> list[str]:
+    return [word.lower() for word in _WORD_RE.findall(text)]
+
+
+def search_lexicon() -> list[str]:
+    """The words spelling correction can suggest: names of the vocabulary and dataset titles
+    and slugs, cached per catalog version."""
+    key = f"catalog:search-lexicon:{get_catalog_version()}"
+    words = cache.get(key)
+    if words is None:
+        texts: list[str] = []
+        for name, long_name, aliases in LabelClass.objects.values_list("name", "long_name", "aliases"):
+            texts += [name, long_name, *(alias for alias in aliases if isinstance(alias, str))]
+        for model, fields in (
+            (Organism, ("name", "common_name")),
+            (Tissue, ("name",)),
+            (CellType, ("name",)),
+            (Treatment, ("name",)),
+            (Dataset, ("title", "slug")),
+        ):
+            for row in model.objects.values_list(*fields):
+                texts += row
+        words = sorted({word for text in texts for word in _words(text) if len(word) >= MIN_WORD})
+        cache.set(key, words, timeout=settings.FACETS_CACHE_SECONDS)
+    return words
 
 
 def _term_condition(term: str) -> Q:
@@ -189,9 +226,9 @@ def _organelle_names_by_dataset(dataset_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _distinct_words(text: str) -> str:
-    """Each word once, in order of first use: short texts keep trigram matching fast."""
+    """Each word once, in order of first use: what SQLite scans stays short."""
     seen: dict[str, None] = {}
-    for word in _WORD_RE.findall(text):
+    for word in _TOKEN_WORD_RE.findall(text):
         seen.setdefault(word.lower(), None)
     return " ".join(seen)
 

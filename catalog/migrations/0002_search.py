@@ -6,12 +6,11 @@ from django.db import migrations, models
 
 POSTGRES_INDEXES = {
     "dataset_search_vector_gin": "USING gin (search_vector)",
-    "dataset_search_text_trgm": "USING gin (search_text gin_trgm_ops)",
 }
 
 
 def create_postgres_indexes(apps, schema_editor):
-    """GIN indexes exist only on PostgreSQL; SQLite searches without them."""
+    """The GIN index exists only on PostgreSQL; SQLite searches without it."""
     if schema_editor.connection.vendor != "postgresql":
         return
     for name, method in POSTGRES_INDEXES.items():
@@ -32,12 +31,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # A no-op on anything but PostgreSQL.
+        # pg_trgm's similarity() corrects misspelt search words; a no-op on anything but PostgreSQL.
         TrigramExtension(),
         migrations.AddField(
             model_name='dataset',
             name='search_text',
-            field=models.TextField(blank=True, editable=False, help_text='Distinct words of title, slug, description and names, for typo matching and SQLite.'),
+            field=models.TextField(blank=True, editable=False, help_text='Distinct words of title, slug, description and names: what SQLite searches.'),
         ),
         migrations.AddField(
             model_name='dataset',

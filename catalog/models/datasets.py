@@ -134,15 +134,15 @@ class Dataset(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Search (catalog/search.py keeps both fresh through refresh_search_index). On PostgreSQL the
-    # search migration adds GIN indexes: on search_vector, and pg_trgm's gin_trgm_ops on search_text;
-    # they live in the migration, not in Meta, so that SQLite table rebuilds never meet them.
+    # search migration adds a GIN index on search_vector; it lives in the migration, not in Meta,
+    # so that SQLite table rebuilds never meet it.
     search_vector = SearchVectorField(
         null=True, editable=False, help_text="Weighted tsvector: A title and slug, B description, C vocabulary names."
     )
     search_text = models.TextField(
         blank=True,
         editable=False,
-        help_text="Distinct words of title, slug, description and names, for typo matching and SQLite.",
+        help_text="Distinct words of title, slug, description and names: what SQLite searches.",
     )
 
     class Meta:
