@@ -103,6 +103,7 @@ class DatasetFilterSet(filters.FilterSet):
     )
     organism = filters.ModelMultipleChoiceFilter(
         field_name="organism__slug",
+        distinct=False,
         queryset=Organism.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Organism slug (e.g. `homo-sapiens`). Repeat for any of several.",
@@ -209,6 +210,7 @@ class VolumeFilterSet(filters.FilterSet):
 
     dataset = filters.ModelMultipleChoiceFilter(
         field_name="dataset__slug",
+        distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -242,6 +244,7 @@ class CropFilterSet(filters.FilterSet):
 
     dataset = filters.ModelMultipleChoiceFilter(
         field_name="dataset__slug",
+        distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -310,6 +313,7 @@ class ViewFilterSet(filters.FilterSet):
 
     dataset = filters.ModelMultipleChoiceFilter(
         field_name="dataset__slug",
+        distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -334,6 +338,7 @@ class BenchmarkResultFilterSet(filters.FilterSet):
 
     dataset = filters.ModelMultipleChoiceFilter(
         field_name="dataset__slug",
+        distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
@@ -342,6 +347,7 @@ class BenchmarkResultFilterSet(filters.FilterSet):
     metric = filters.MultipleChoiceFilter(choices=Metric.choices, help_text="Metric.")
     organelle = filters.ModelMultipleChoiceFilter(
         field_name="label_class__name",
+        distinct=False,
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
         help_text="Scores for this label class (short name).",
