@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -505,8 +506,9 @@ def _number(text: str) -> str:
 def _organelle_facet(ids: QuerySet, selected: list[str]) -> list[dict[str, Any]]:
     """Datasets per class, a group counting a dataset annotated with any of its members.
 
-    The distinct (dataset, class) pairs come from the database in one UNION query; the
-    group closure is walked in Python over the cached class hierarchy.
+    One query: the distinct (dataset, class) annotations (a UNION over volumes, crops and
+    segment labels) joined to the (group, member) closure of the cached class hierarchy,
+    grouped by class with COUNT(DISTINCT dataset).
     """
     pairs = (
         Volume.objects.filter(dataset_id__in=ids, label_class__isnull=False)
@@ -522,14 +524,18 @@ def _organelle_facet(ids: QuerySet, selected: list[str]) -> list[dict[str, Any]]
         )
     )
     graph = label_class_graph()
-    datasets_per_class: dict[int, set[int]] = defaultdict(set)
-    for dataset_id, class_id in pairs:
-        for ancestor in graph.ancestors([class_id]):
-            datasets_per_class[ancestor].add(dataset_id)
-    by_name = {name: long_name for name, long_name in graph.names.values()}
-    rows = [
-        (graph.names[class_id][0], graph.names[class_id][1] or graph.names[class_id][0], len(datasets))
-        for class_id, datasets in datasets_per_class.items()
-        if class_id in graph.names
-    ]
-    return _values(rows, selected, {name: long_name or name for name, long_name in by_name.items()})
+    closure = [(ancestor, pk) for pk in graph.names for ancestor in graph.ancestors([pk])]
+    if not closure:
+        return _values([], selected)
+    pairs_sql, pairs_params = pairs.query.sql_with_params()
+    closure_sql = " UNION ALL ".join(["SELECT %s AS ancestor, %s AS member"] * len(closure))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.ancestor, COUNT(DISTINCT p.dataset_id) FROM ({pairs_sql}) p "
+            f"JOIN ({closure_sql}) c ON p.label_class_id = c.member GROUP BY c.ancestor",
+            [*pairs_params, *(value for pair in closure for value in pair)],
+        )
+        counts = cursor.fetchall()
+    rows = [(graph.names[pk][0], graph.names[pk][1] or graph.names[pk][0], count) for pk, count in counts]
+    labels = {name: long_name or name for name, long_name in graph.names.values()}
+    return _values(rows, selected, labels)
