@@ -54,8 +54,16 @@ class StrictBooleanFilter(filters.ChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-def _organelle_filter(**kwargs: Any) -> filters.ModelMultipleChoiceFilter:
-    return filters.ModelMultipleChoiceFilter(
+class ReferenceFilter(filters.ModelMultipleChoiceFilter):
+    """Records named by slug or short name (``to_field_name``), several values combined with OR."""
+
+    def get_filter_predicate(self, v: Any) -> dict[str, Any]:
+        # Filter on the relation with the validated record, not on its slug through a join.
+        return {self.field_name: v}
+
+
+def _organelle_filter(**kwargs: Any) -> ReferenceFilter:
+    return ReferenceFilter(
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
         help_text=(
@@ -101,14 +109,14 @@ class DatasetFilterSet(filters.FilterSet):
             "(trigram similarity). Results are ordered by relevance unless `ordering` is given."
         ),
     )
-    organism = filters.ModelMultipleChoiceFilter(
-        field_name="organism__slug",
+    organism = ReferenceFilter(
+        field_name="organism",
         distinct=False,
         queryset=Organism.objects.only("pk", "slug"),
         to_field_name="slug",
         help_text="Organism slug (e.g. `homo-sapiens`). Repeat for any of several.",
     )
-    tissue = filters.ModelMultipleChoiceFilter(
+    tissue = ReferenceFilter(
         queryset=Tissue.objects.only("pk", "slug"),
         to_field_name="slug",
         method="filter_tissue",
@@ -118,7 +126,7 @@ class DatasetFilterSet(filters.FilterSet):
     modality = filters.MultipleChoiceFilter(
         choices=Modality.choices, help_text="Imaging modality. Repeat for any of several."
     )
-    collection = filters.ModelMultipleChoiceFilter(
+    collection = ReferenceFilter(
         queryset=Collection.objects.only("pk", "slug"),
         to_field_name="slug",
         method="filter_collection",
@@ -208,8 +216,8 @@ def _voxel_columns() -> list[F]:
 class VolumeFilterSet(filters.FilterSet):
     """Filters of the volume list."""
 
-    dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset__slug",
+    dataset = ReferenceFilter(
+        field_name="dataset",
         distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
@@ -242,8 +250,8 @@ class VolumeFilterSet(filters.FilterSet):
 class CropFilterSet(filters.FilterSet):
     """Filters of the crop list."""
 
-    dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset__slug",
+    dataset = ReferenceFilter(
+        field_name="dataset",
         distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
@@ -275,8 +283,8 @@ class LabelClassFilterSet(filters.FilterSet):
     is_group = StrictBooleanFilter(
         method="filter_is_group", help_text="`true`: only group classes (with members); `false`: only leaves."
     )
-    member_of = filters.ModelMultipleChoiceFilter(
-        field_name="member_of__name",
+    member_of = ReferenceFilter(
+        field_name="member_of",
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
         distinct=True,
@@ -295,8 +303,8 @@ class LabelClassFilterSet(filters.FilterSet):
 class PublicationFilterSet(filters.FilterSet):
     """Filters of the publication list."""
 
-    dataset = filters.ModelMultipleChoiceFilter(
-        field_name="datasets__slug",
+    dataset = ReferenceFilter(
+        field_name="datasets",
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
         distinct=True,
@@ -311,8 +319,8 @@ class PublicationFilterSet(filters.FilterSet):
 class ViewFilterSet(filters.FilterSet):
     """Filters of the curated view list."""
 
-    dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset__slug",
+    dataset = ReferenceFilter(
+        field_name="dataset",
         distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
@@ -336,8 +344,8 @@ class ViewFilterSet(filters.FilterSet):
 class BenchmarkResultFilterSet(filters.FilterSet):
     """Filters of the benchmark result list."""
 
-    dataset = filters.ModelMultipleChoiceFilter(
-        field_name="dataset__slug",
+    dataset = ReferenceFilter(
+        field_name="dataset",
         distinct=False,
         queryset=Dataset.objects.only("pk", "slug"),
         to_field_name="slug",
@@ -345,8 +353,8 @@ class BenchmarkResultFilterSet(filters.FilterSet):
     )
     method = filters.CharFilter(help_text="Method name, exactly.")
     metric = filters.MultipleChoiceFilter(choices=Metric.choices, help_text="Metric.")
-    organelle = filters.ModelMultipleChoiceFilter(
-        field_name="label_class__name",
+    organelle = ReferenceFilter(
+        field_name="label_class",
         distinct=False,
         queryset=LabelClass.objects.only("pk", "name"),
         to_field_name="name",
