@@ -243,6 +243,8 @@ def write_outputs(results: dict[str, Any], prefix: Path, *, readme: Path | None)
     from bench.report import evaluate, readme_block, render_markdown, update_readme
 
     results["summary"] = evaluate(results)
+    # Render from the JSON as written, so that re-rendering bench/latest.json gives the same text.
+    results = json.loads(json.dumps(results, sort_keys=True))
     prefix.parent.mkdir(parents=True, exist_ok=True)
     prefix.with_suffix(".json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     prefix.with_suffix(".md").write_text(render_markdown(results))

@@ -6,17 +6,19 @@ import copy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from django.db.models import Count
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from bench.endpoints import ENDPOINTS, Samples, endpoint_by_name
+from bench.endpoints import ENDPOINTS, Endpoint, Samples, endpoint_by_name
 from bench.generate import CatalogShape, generate_catalog
 from bench.load import run_python
 from bench.middleware import QueryCountMiddleware
 from bench.report import README_END, README_START, evaluate, render_markdown, update_readme
+from bench.run import measure_endpoint
 from catalog import models
 
 
@@ -85,15 +87,26 @@ def test_endpoint_paths_rotate_over_samples():
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """A stand-in portal: /missing/ is a 404, a matching If-None-Match a 304, else JSON with SQL headers."""
+
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = json.dumps({"path": self.path, "etag": self.headers.get("If-None-Match")}).encode()
-        status = 304 if self.headers.get("If-None-Match") else 200
+        body = json.dumps({"path": self.path}).encode()
+        if self.path.startswith("/missing/"):
+            status = 404
+        elif self.headers.get("If-None-Match") == '"v1"':
+            status = 304
+        else:
+            status = 200
         self.send_response(status)
+        self.send_header("ETag", '"v1"')
+        self.send_header("X-SQL-Queries", "2")
+        self.send_header("X-SQL-Time", "0.5")
+        self.send_header("X-App-Time", "1.5")
         self.send_header("Content-Length", "0" if status == 304 else str(len(body)))
         self.end_headers()
-        if status == 200:
+        if status != 304:
             self.wfile.write(body)
 
     def log_message(self, *args):
@@ -107,7 +120,7 @@ def test_python_load_driver_measures_a_loopback_server():
     try:
         port = httpd.server_address[1]
         result = run_python("127.0.0.1", port, ["/a", "/b"], connections=2, seconds=0.5)
-        revalidated = run_python("127.0.0.1", port, ["/a"], connections=1, seconds=0.3, etags=['"x"'])
+        revalidated = run_python("127.0.0.1", port, ["/a"], connections=1, seconds=0.3, etags=['"v1"'])
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -219,3 +232,45 @@ def test_readme_without_markers_is_left_alone(tmp_path):
 def test_every_endpoint_has_a_unique_name():
     names = [e.name for e in ENDPOINTS]
     assert len(names) == len(set(names))
+
+
+@pytest.fixture
+def stand_in_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(host="127.0.0.1", port=httpd.server_address[1], log_tail=lambda lines=40: "")
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _endpoint(path: str, *, conditional: bool = False) -> Endpoint:
+    return Endpoint("probe", "Probe", "json", lambda samples: [path], p50_ms=25, conditional=conditional)
+
+
+def test_an_endpoint_answering_404_is_reported_not_available(stand_in_server):
+    samples = Samples("o", "m", "q", ["a"], [1])
+
+    result = measure_endpoint(stand_in_server, _endpoint("/missing/"), samples, seconds=0.2, tool="python")
+
+    assert result["status"] == "not available"
+    assert result["detail"] == "404"
+    assert "c1" not in result
+
+
+def test_an_endpoint_is_probed_and_loaded_at_both_concurrencies(stand_in_server):
+    samples = Samples("o", "m", "q", ["a"], [1])
+
+    result = measure_endpoint(stand_in_server, _endpoint("/api/x/"), samples, seconds=0.3, tool="python")
+    revalidated = measure_endpoint(
+        stand_in_server, _endpoint("/api/x/", conditional=True), samples, seconds=0.3, tool="python"
+    )
+
+    assert result["status"] == "ok"
+    assert result["queries"] == {"min": 2, "max": 2}
+    assert (result["sql_ms"], result["app_ms"]) == (0.5, 1.5)
+    assert result["c1"]["connections"] == 1
+    assert result["c16"]["connections"] == 16
+    assert result["c16"]["requests"] > 0
+    assert revalidated["status"] == "ok"
+    assert revalidated["body_bytes"] == 0
