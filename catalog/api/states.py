@@ -28,11 +28,13 @@ from django.views.decorators.csrf import csrf_exempt
 from catalog import neuroglancer as ng
 from catalog import viewer
 from catalog.models import Crop, Dataset, SavedState, View, Volume
+from catalog.selectors import get_catalog_version
 from catalog.services.viewer import record_viewer_problem, save_state
 
 logger = logging.getLogger(__name__)
 
 STATE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
+STATE_CACHE_SECONDS = 24 * 3600
 SAVED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 RECIPE_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError)
@@ -70,7 +72,15 @@ def _etag_matches(request: HttpRequest, etag: str) -> bool:
 
 def json_state_response(request: HttpRequest, data: Any, *, cache_control: str = STATE_CACHE_CONTROL) -> HttpResponse:
     """JSON with CORS, a strong ETag and conditional GET (304 when the client's copy is current)."""
-    body = json.dumps(data, separators=(",", ":")).encode()
+    return body_state_response(request, _encode(data), cache_control=cache_control)
+
+
+def _encode(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def body_state_response(request: HttpRequest, body: bytes, *, cache_control: str = STATE_CACHE_CONTROL) -> HttpResponse:
+    """An encoded state with its ETag, or 304 when the client already holds exactly these bytes."""
     etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
     if _etag_matches(request, etag):
         response = HttpResponse(status=304)
@@ -117,6 +127,10 @@ def _state_view(build: Callable[[HttpRequest], Any], methods: tuple[str, ...] = 
             return _preflight(methods)
         if request.method not in methods:
             return _error(405, f"Method {request.method} is not allowed here.", methods)
+        key = _state_cache_key(request)
+        body = cache.get(key) if key else None
+        if body is not None:
+            return _state_response(request, body, methods)
         try:
             state = build(request, **kwargs)
         except Http404:
@@ -130,14 +144,31 @@ def _state_view(build: Callable[[HttpRequest], Any], methods: tuple[str, ...] = 
             return _error(409, f"No viewer state can be made from this record: {error}", methods)
         if isinstance(state, HttpResponse):
             return state
-        if request.GET.get("inline") in ("1", "true"):
-            response = HttpResponseRedirect(ng.inline_neuroglancer_url(viewer.viewer_base_url(request), state))
-            return _cors(response, methods)
-        return json_state_response(request, state)
+        body = _encode(state)
+        if key:
+            cache.set(key, body, timeout=STATE_CACHE_SECONDS)
+        return _state_response(request, body, methods)
 
     view.__name__ = build.__name__
     view.__doc__ = build.__doc__
     return csrf_exempt(view)
+
+
+def _state_cache_key(request: HttpRequest) -> str | None:
+    """Built states are cached per catalog version: any write bumps it, so no entry outlives its data.
+    The key covers what a state depends on besides the catalog: path, parameters, S3 endpoint."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    parameters = sorted((name, values) for name, values in request.GET.lists() if name != "inline")
+    identity = json.dumps([request.path, parameters, viewer.s3_endpoint()])
+    return f"state:{get_catalog_version()}:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+
+def _state_response(request: HttpRequest, body: bytes, methods: tuple[str, ...]) -> HttpResponse:
+    if request.GET.get("inline") in ("1", "true"):
+        response = HttpResponseRedirect(ng.inline_neuroglancer_url(viewer.viewer_base_url(request), json.loads(body)))
+        return _cors(response, methods)
+    return body_state_response(request, body)
 
 
 def _dataset_state(request: HttpRequest, slug: str) -> dict:
