@@ -211,6 +211,19 @@ SPECTACULAR_SETTINGS = {
         "VolumeStatusEnum": "catalog.models.base.VolumeStatus",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {
+            "name": "datasets",
+            "description": "Imaged samples. Lists take the shared filters (several values of one filter: any of them); "
+            "`q` searches. Per-axis values are objects {x, y, z} in nm. Errors are JSON: "
+            "{status, error, detail, errors: [{field, message}]}. Reads are open (anonymous clients are "
+            "rate-limited, 429 with Retry-After); curators (staff) write with `Authorization: Token <key>`.",
+        },
+        {"name": "volumes", "description": "Arrays of data (images, segmentations), with Neuroglancer links."},
+        {"name": "crops", "description": "Annotated ground-truth boxes, by number."},
+        {"name": "label-classes", "description": "Organelle classes; groups list their members."},
+        {"name": "collections", "description": "Curated groups of datasets, with citations."},
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.openapi_30_hook",
