@@ -54,6 +54,14 @@ class StrictBooleanFilter(filters.ChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class ChoicesFilter(filters.MultipleChoiceFilter):
+    """Values of a choice column, several combined with OR; a column never duplicates rows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
 class ReferenceFilter(filters.ModelMultipleChoiceFilter):
     """Records named by slug or short name (``to_field_name``), several values combined with OR."""
 
@@ -123,9 +131,7 @@ class DatasetFilterSet(filters.FilterSet):
         help_text="Tissue slug. Repeat for any of several.",
     )
     organelle = _organelle_filter(method="filter_organelle")
-    modality = filters.MultipleChoiceFilter(
-        choices=Modality.choices, help_text="Imaging modality. Repeat for any of several."
-    )
+    modality = ChoicesFilter(choices=Modality.choices, help_text="Imaging modality. Repeat for any of several.")
     collection = ReferenceFilter(
         queryset=Collection.objects.only("pk", "slug"),
         to_field_name="slug",
@@ -147,9 +153,7 @@ class DatasetFilterSet(filters.FilterSet):
         help_text="Largest voxel size in nm: every axis is at most this coarse. Datasets without a voxel size "
         "are left out.",
     )
-    fixation = filters.MultipleChoiceFilter(
-        choices=Fixation.choices, help_text="Sample fixation. Repeat for any of several."
-    )
+    fixation = ChoicesFilter(choices=Fixation.choices, help_text="Sample fixation. Repeat for any of several.")
     ordering = DatasetOrderingFilter(
         fields=(
             ("slug", "slug"),
@@ -223,12 +227,10 @@ class VolumeFilterSet(filters.FilterSet):
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
     )
-    kind = filters.MultipleChoiceFilter(choices=VolumeKind.choices, help_text="Kind of layer.")
-    content_type = filters.MultipleChoiceFilter(choices=ContentType.choices, help_text="What the data is.")
-    format = filters.MultipleChoiceFilter(choices=VolumeFormat.choices, help_text="Storage format.")
-    status = filters.MultipleChoiceFilter(
-        choices=VolumeStatus.choices, help_text="Validation status of the stored data."
-    )
+    kind = ChoicesFilter(choices=VolumeKind.choices, help_text="Kind of layer.")
+    content_type = ChoicesFilter(choices=ContentType.choices, help_text="What the data is.")
+    format = ChoicesFilter(choices=VolumeFormat.choices, help_text="Storage format.")
+    status = ChoicesFilter(choices=VolumeStatus.choices, help_text="Validation status of the stored data.")
     organelle = _organelle_filter(method="filter_organelle")
     ordering = filters.OrderingFilter(
         fields=(("id", "id"), ("name", "name"), ("dataset__slug", "dataset")),
@@ -257,7 +259,7 @@ class CropFilterSet(filters.FilterSet):
         to_field_name="slug",
         help_text="Dataset slug. Repeat for any of several.",
     )
-    split = filters.MultipleChoiceFilter(choices=CropSplit.choices, help_text="Challenge split.")
+    split = ChoicesFilter(choices=CropSplit.choices, help_text="Challenge split.")
     organelle = _organelle_filter(method="filter_organelle")
     ordering = filters.OrderingFilter(
         fields=(("number", "number"), ("dataset__slug", "dataset")),
@@ -352,7 +354,7 @@ class BenchmarkResultFilterSet(filters.FilterSet):
         help_text="Dataset slug. Repeat for any of several.",
     )
     method = filters.CharFilter(help_text="Method name, exactly.")
-    metric = filters.MultipleChoiceFilter(choices=Metric.choices, help_text="Metric.")
+    metric = ChoicesFilter(choices=Metric.choices, help_text="Metric.")
     organelle = ReferenceFilter(
         field_name="label_class",
         distinct=False,
