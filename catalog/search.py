@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
@@ -34,6 +34,8 @@ from catalog.selectors import get_catalog_version
 # least this similar (pg_trgm similarity: shared trigrams over all trigrams of both words).
 MIN_WORD = 4
 MIN_SIMILARITY = 0.4
+# Datasets written per UPDATE when the index is refreshed.
+BATCH = 500
 # The rank weights that PostgreSQL's ts_rank gives the A, B and C labels by default.
 SQLITE_FIELD_WEIGHTS = (("title", 1.0), ("slug", 1.0), ("description", 0.4), ("search_text", 0.2))
 _WORD_RE = re.compile(r"[^\W_]+")
@@ -249,8 +251,7 @@ def refresh_search_index(dataset_ids: Iterable[int] | None = None) -> None:
     if not datasets:
         return
     organelles = _organelle_names_by_dataset([dataset.pk for dataset in datasets])
-    postgresql = is_postgresql()
-    config = settings.SEARCH_CONFIG
+    rows: list[tuple[int, str, str, str, str]] = []
     for dataset in datasets:
         primary = f"{dataset.title} {_split_slug(dataset.slug)}"
         vocabulary = " ".join(
@@ -262,12 +263,28 @@ def refresh_search_index(dataset_ids: Iterable[int] | None = None) -> None:
                 *organelles.get(dataset.pk, []),
             ]
         )
-        dataset.search_text = _distinct_words(f"{primary} {dataset.description} {vocabulary}")
-        if postgresql:
-            dataset.search_vector = (
-                SearchVector(Value(primary), weight="A", config=config)
-                + SearchVector(Value(dataset.description), weight="B", config=config)
-                + SearchVector(Value(vocabulary), weight="C", config=config)
+        text = _distinct_words(f"{primary} {dataset.description} {vocabulary}")
+        rows.append((dataset.pk, text, primary, dataset.description, vocabulary))
+    if is_postgresql():
+        _write_postgresql(rows)
+    else:
+        for dataset, (_pk, text, *_weighted) in zip(datasets, rows, strict=True):
+            dataset.search_text = text
+        Dataset.objects.bulk_update(datasets, ["search_text"], batch_size=BATCH)
+
+
+def _write_postgresql(rows: list[tuple[int, str, str, str, str]]) -> None:
+    """One set-based UPDATE per batch: the ORM's bulk_update would build a CASE per row and
+    field, which takes about a minute for 10,000 datasets instead of seconds."""
+    table = connection.ops.quote_name(Dataset._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
+            values = ", ".join(["(%s::bigint, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(
+                f"UPDATE {table} AS d SET search_text = v.text, search_vector = "
+                "setweight(to_tsvector(%s::regconfig, v.a), 'A') || setweight(to_tsvector(%s::regconfig, v.b), 'B')"
+                " || setweight(to_tsvector(%s::regconfig, v.c), 'C')"
+                f" FROM (VALUES {values}) AS v(id, text, a, b, c) WHERE d.id = v.id",
+                [*([settings.SEARCH_CONFIG] * 3), *(value for row in batch for value in row)],
             )
-    fields = ["search_text", "search_vector"] if postgresql else ["search_text"]
-    Dataset.objects.bulk_update(datasets, fields, batch_size=200)
