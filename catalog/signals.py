@@ -19,6 +19,9 @@ NOT_CATALOG_CONTENT = {"SavedState", "IngestRun"}
 
 
 def _catalog_changed(**kwargs: Any) -> None:
+    """Bump now, so reads in this transaction see their own writes, and again on commit, so an
+    entry another request cached from the not-yet-committed state is never used afterwards."""
+    bump_catalog_version()
     transaction.on_commit(bump_catalog_version)
 
 

@@ -8,13 +8,17 @@ counts come from the API's ``dataset_facets``.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -43,6 +47,7 @@ from catalog.selectors import (
     dataset_citation_queryset,
     dataset_facets,
     dataset_list_queryset,
+    get_catalog_version,
     image_thumbnail_annotation,
     label_class_queryset,
     organism_queryset,
@@ -97,6 +102,42 @@ def _filter_params(query: QueryDict) -> QueryDict:
     return params
 
 
+PAGE_CACHE_SECONDS = 24 * 3600
+
+
+def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve a page's rendered bytes from the cache until the catalog changes.
+
+    Pages hold nothing user-specific (no session data, no CSRF token: every form is a GET),
+    so a page depends only on its URL, the htmx headers and the catalog, whose version every
+    committed write bumps. Only 200 responses are stored.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        identity = "|".join(
+            (
+                request.build_absolute_uri(),
+                request.headers.get(HTMX_PARTIAL_HEADER, ""),
+                request.headers.get("HX-History-Restore-Request", ""),
+            )
+        )
+        key = f"page:{get_catalog_version()}:{hashlib.sha256(identity.encode()).hexdigest()}"
+        cached = cache.get(key)
+        if cached is not None:
+            content, headers = cached
+            response = HttpResponse(content)
+            for name, value in headers.items():
+                response[name] = value
+            return response
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200 and not response.streaming:
+            cache.set(key, (response.content, dict(response.headers)), timeout=PAGE_CACHE_SECONDS)
+        return response
+
+    return wrapper
+
+
 def _is_htmx_fragment(request: HttpRequest) -> bool:
     """An htmx update asks for a fragment; a history restore needs the whole page."""
     return request.headers.get(HTMX_PARTIAL_HEADER) == "true" and not request.headers.get("HX-History-Restore-Request")
@@ -137,6 +178,7 @@ def _crops_with_classes() -> QuerySet[Crop]:
 
 
 @require_GET
+@cached_per_catalog_version
 def home(request: HttpRequest) -> HttpResponse:
     """What the portal holds, the featured collections and the newest datasets."""
     counts = {
@@ -207,6 +249,7 @@ def _active_filters(request: HttpRequest, params: QueryDict, groups: list[dict[s
 
 @vary_on_headers(HTMX_PARTIAL_HEADER)
 @require_GET
+@cached_per_catalog_version
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """Search and facets over datasets; htmx swaps in the results, every state is a plain URL."""
     params = _filter_params(request.GET)
@@ -238,6 +281,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@cached_per_catalog_version
 def organelle_list(request: HttpRequest) -> HttpResponse:
     """Every label class, groups apart from the structures they are made of."""
     classes = list(label_class_queryset())
@@ -247,6 +291,7 @@ def organelle_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@cached_per_catalog_version
 def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     """One label class: what it is, what it is part of and made of, where it is annotated.
 
@@ -269,12 +314,14 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_GET
+@cached_per_catalog_version
 def collection_list(request: HttpRequest) -> HttpResponse:
     """Every collection with its summary and the number of datasets it groups."""
     return render(request, "catalog/collection_list.html", {"collections": collection_queryset()})
 
 
 @require_GET
+@cached_per_catalog_version
 def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one tissue."""
     tissue = get_object_or_404(Tissue, slug=slug)
@@ -283,6 +330,7 @@ def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@cached_per_catalog_version
 def organism_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one organism."""
     organism = get_object_or_404(Organism, slug=slug)
@@ -374,6 +422,7 @@ def _annotated_classes(volumes: list[Volume], crops: list[Crop]) -> list[LabelCl
 
 
 @require_GET
+@cached_per_catalog_version
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
     dataset = get_object_or_404(
@@ -451,6 +500,7 @@ def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@cached_per_catalog_version
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A collection's text, DOI and datasets, and the crops of its datasets filtered by CropFilterSet."""
     collection = get_object_or_404(collection_queryset(detail=True), slug=slug)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -14,9 +15,15 @@ urlpatterns = [
     path("", include("catalog.urls")),
 ]
 
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Thumbnails written by ingest, read from MEDIA_ROOT as it is now (tests move it)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if not settings.PRODUCTION:
-    # Thumbnails written by ingest; in production the web server or S3 serves media.
-    urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+    # In production the web server or the S3 media bucket serves media.
+    urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", media))
 
 if settings.PORTAL_BENCH:
     urlpatterns.insert(0, path("bench/", include("bench.urls")))
