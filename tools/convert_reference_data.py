@@ -269,14 +269,17 @@ def fixation_of(protocol: str) -> str | None:
     text = protocol.lower()
     if "high pressure freez" in text or "high-pressure freez" in text:
         return "hpf"
-    if "chemical" in text or "glutaraldehyde" in text or "paraformaldehyde" in text:
+    if any(word in text for word in ("chemical", "glutaraldehyde", "paraformaldehyde", "postfixed")):
         return "chemical"
     return None
 
 
+EMBEDDING_RESINS = {"eponate 12": "Eponate 12", "durcupan": "Durcupan", "epon": "Epon", "spurr": "Spurr"}
+
+
 def embedding_of(protocol: str) -> str:
-    match = re.search(r"(Eponate 12|Durcupan|Epon ?812|Epon|Spurr|LR White)", protocol)
-    return match.group(1) if match else ""
+    match = re.search("|".join(EMBEDDING_RESINS), protocol, flags=re.IGNORECASE)
+    return EMBEDDING_RESINS[match.group(0).lower()] if match else ""
 
 
 def class_of_volume(name: str, content_type: str, alias_to_class: dict[str, str]) -> str | None:
