@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION = {
     "PORTAL_PRODUCTION": "true",
-    "SECRET_KEY": "k" * 64,
+    "SECRET_KEY": "test-only-production-key-7f3a9c2e1b8d4f6a0c5e9b3d7a1f4c8e2b6d0a9f3c7e1b5d",
     "ALLOWED_HOSTS": "portal.example.org",
     "DATABASE_URL": "sqlite:////tmp/unused-portal-settings-check.sqlite3",
 }
