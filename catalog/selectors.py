@@ -245,7 +245,7 @@ def dataset_organelles(dataset: Dataset) -> list[LabelClass]:
 
 
 def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:
-    queryset = Volume.objects.select_related("dataset", "label_class").defer(
+    queryset = Volume.objects.select_related("dataset", "label_class", "statistics").defer(
         "dataset__description",
         "dataset__search_vector",
         "dataset__search_text",

@@ -54,10 +54,8 @@ def test_dataset_detail(api, small_catalog: SmallCatalog) -> None:
     assert body["links"]["volumes"] == "http://testserver/api/volumes/?dataset=jrc_hela-2"
     assert body["links"]["crops"] == "http://testserver/api/crops/?dataset=jrc_hela-2"
     assert body["views"][0]["name"] == "Mitochondria close-up"
-    assert body["neuroglancer"]["neuroglancer_state_url"] == "http://testserver" + reverse(
-        "state-dataset", args=["jrc_hela-2"]
-    )
-    assert body["neuroglancer"]["neuroglancer_url"]
+    assert body["neuroglancer_state_url"] == "http://testserver" + reverse("state-dataset", args=["jrc_hela-2"])
+    assert body["neuroglancer_url"]
     assert "search_vector" not in body
     assert "search_text" not in body
     assert body["institutions"] == ["HHMI/Janelia"]
@@ -84,9 +82,7 @@ def test_volume_detail(api, small_catalog: SmallCatalog) -> None:
     assert body["display"]["contrast_start"] == 100
     assert body["status"] == "ok"
     assert body["validation_errors"] == []
-    assert body["neuroglancer"]["neuroglancer_state_url"].endswith(
-        reverse("state-volume", args=[small_catalog.hela_mito.pk])
-    )
+    assert body["neuroglancer_state_url"].endswith(reverse("state-volume", args=[small_catalog.hela_mito.pk]))
     labels = api.get(f"/api/volumes/{small_catalog.liver_labels.pk}/").json()["segment_labels"]
     assert labels == [{"value": 1, "name": "nucleus", "colour": "", "label_class": "nuc"}]
 
@@ -101,7 +97,7 @@ def test_crop_detail(api, small_catalog: SmallCatalog) -> None:
     assert body["shape"] == {"x": 400, "y": 400, "z": 400}
     assert sorted(body["label_classes"]) == ["er", "mito_lum"]
     assert body["url"].endswith("/crop1")
-    assert body["neuroglancer"]["neuroglancer_state_url"].endswith(reverse("state-crop", args=[1]))
+    assert body["neuroglancer_state_url"].endswith(reverse("state-crop", args=[1]))
 
 
 def test_label_class_detail(api, small_catalog: SmallCatalog) -> None:

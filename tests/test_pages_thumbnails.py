@@ -1,4 +1,4 @@
-"""Thumbnails that ingest rendered from a dataset's images appear on its card and its page."""
+"""Thumbnails that ingest rendered from images appear on dataset cards, pages and in the API."""
 
 import datetime
 
@@ -58,3 +58,14 @@ def test_segmentation_thumbnails_are_not_used_for_the_dataset(client, media_root
         VolumeFactory(dataset=dataset, name="mito_seg", kind="segmentation", content_type="segmentation"), "seg.png"
     )
     assert stats.thumbnail.name not in client.get(reverse("catalog:dataset-list")).content.decode()
+
+
+def test_the_api_gives_each_volume_its_thumbnail(client, media_root):
+    dataset = DatasetFactory()
+    with_thumbnail = VolumeFactory(dataset=dataset, name="em")
+    stats = statistics_with_thumbnail(with_thumbnail, "em.png")
+    VolumeFactory(dataset=dataset, name="bare")
+    listed = {v["name"]: v["thumbnail_url"] for v in client.get("/api/volumes/").json()["results"]}
+    assert listed == {"em": f"http://testserver/media/{stats.thumbnail.name}", "bare": None}
+    detail = client.get(f"/api/volumes/{with_thumbnail.pk}/").json()
+    assert detail["thumbnail_url"] == listed["em"]

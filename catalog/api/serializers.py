@@ -26,15 +26,10 @@ AXIS_SCHEMA = {
     "properties": {"x": {"type": "number"}, "y": {"type": "number"}, "z": {"type": "number"}},
     "required": ["x", "y", "z"],
 }
-LINKS_SCHEMA = {
-    "type": "object",
-    "description": "Neuroglancer: the state JSON URL and a viewer link that opens it.",
-    "properties": {
-        "neuroglancer_state_url": {"type": "string", "format": "uri"},
-        "neuroglancer_url": {"type": "string"},
-        "neuroglancer_inline_url": {"type": "string"},
-    },
-    "required": ["neuroglancer_state_url", "neuroglancer_url"],
+LINK_DESCRIPTIONS = {
+    "neuroglancer_url": "Opens the record in Neuroglancer: the viewer with #!<neuroglancer_state_url>.",
+    "neuroglancer_state_url": "The record's Neuroglancer state as JSON (CORS, ETag), for any Neuroglancer.",
+    "neuroglancer_inline_url": "Redirects to the viewer with the state inline (#!{json}), for copy and paste.",
 }
 
 
@@ -52,19 +47,21 @@ class AxisField(serializers.Field):
         return axis_vector(value, self.prefix)
 
 
-@extend_schema_field(LINKS_SCHEMA)
-class NeuroglancerField(serializers.Field):
-    """Links that open the record in Neuroglancer (no database query)."""
+@extend_schema_field({"type": "string", "format": "uri"})
+class NeuroglancerLinkField(serializers.Field):
+    """One of the links that open the record in Neuroglancer (no database query)."""
 
-    def __init__(self, kind: str, key: str, **kwargs: Any) -> None:
+    def __init__(self, kind: str, key: str, link: str, **kwargs: Any) -> None:
         self.kind = kind
         self.key = key
+        self.link = link
         kwargs.setdefault("source", "*")
         kwargs.setdefault("read_only", True)
+        kwargs.setdefault("help_text", LINK_DESCRIPTIONS[link])
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Any) -> dict[str, str]:
-        return neuroglancer_links(self.context.get("request"), self.kind, getattr(value, self.key))
+    def to_representation(self, value: Any) -> str:
+        return neuroglancer_links(self.context.get("request"), self.kind, getattr(value, self.key))[self.link]
 
 
 def absolute(request: Any, path: str) -> str:
@@ -254,11 +251,13 @@ class CollectionRefSerializer(serializers.ModelSerializer):
 
 class ViewRefSerializer(serializers.ModelSerializer):
     api_url = serializers.HyperlinkedIdentityField(view_name="view-detail")
-    neuroglancer = NeuroglancerField("view", "pk")
+    neuroglancer_url = NeuroglancerLinkField("view", "pk", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("view", "pk", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
 
     class Meta:
         model = models.View
-        fields = ["id", "name", "api_url", "neuroglancer"]
+        fields = ["id", "name", "api_url", "neuroglancer_url", "neuroglancer_state_url", "neuroglancer_inline_url"]
 
 
 class DatasetDetailSerializer(serializers.ModelSerializer):
@@ -281,7 +280,9 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
         help_text="Label classes annotated in the dataset (by a volume, a crop or a segment label), short names."
     )
     links = serializers.SerializerMethodField(help_text="The dataset's volumes, crops and views, and its citations.")
-    neuroglancer = NeuroglancerField("dataset", "slug")
+    neuroglancer_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_inline_url")
 
     class Meta:
         model = models.Dataset
@@ -364,7 +365,12 @@ class VolumeSerializer(serializers.ModelSerializer):
     translation = AxisField("translation", help_text="Offset of the first voxel (nm).")
     display = DisplaySerializer(source="*", read_only=True)
     validation_errors = ValidationIssueSerializer(many=True, read_only=True)
-    neuroglancer = NeuroglancerField("volume", "pk")
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="PNG of the middle slice of the coarsest level, rendered by ingest; null until then."
+    )
+    neuroglancer_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_inline_url")
 
     class Meta:
         model = models.Volume
@@ -389,10 +395,19 @@ class VolumeSerializer(serializers.ModelSerializer):
             "provenance",
             "status",
             "validation_errors",
-            "neuroglancer",
+            "thumbnail_url",
+            "neuroglancer_url",
+            "neuroglancer_state_url",
+            "neuroglancer_inline_url",
             "created_at",
             "updated_at",
         ]
+
+    def get_thumbnail_url(self, volume: models.Volume) -> str | None:
+        statistics = getattr(volume, "statistics", None)
+        if statistics is None or not statistics.thumbnail:
+            return None
+        return absolute(self.context.get("request"), statistics.thumbnail.url)
 
 
 class VolumeDetailSerializer(VolumeSerializer):
@@ -417,7 +432,9 @@ class CropSerializer(serializers.ModelSerializer):
     url = serializers.CharField(
         source="labels_url", read_only=True, help_text="S3 group with one label array per class (and `all`)."
     )
-    neuroglancer = NeuroglancerField("crop", "number")
+    neuroglancer_url = NeuroglancerLinkField("crop", "number", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("crop", "number", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("crop", "number", "neuroglancer_inline_url")
 
     class Meta:
         model = models.Crop
@@ -432,7 +449,9 @@ class CropSerializer(serializers.ModelSerializer):
             "label_classes",
             "url",
             "published_state_url",
-            "neuroglancer",
+            "neuroglancer_url",
+            "neuroglancer_state_url",
+            "neuroglancer_inline_url",
             "created_at",
             "updated_at",
         ]
@@ -537,7 +556,9 @@ class ViewSerializer(serializers.ModelSerializer):
     organelles = LabelClassRefField(many=True, help_text="Classes the view shows (short names).")
     layers = ViewLayerSerializer(many=True, read_only=True)
     validation_errors = ValidationIssueSerializer(many=True, read_only=True)
-    neuroglancer = NeuroglancerField("view", "pk")
+    neuroglancer_url = NeuroglancerLinkField("view", "pk", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("view", "pk", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
 
     class Meta:
         model = models.View
@@ -553,7 +574,9 @@ class ViewSerializer(serializers.ModelSerializer):
             "organelles",
             "layers",
             "validation_errors",
-            "neuroglancer",
+            "neuroglancer_url",
+            "neuroglancer_state_url",
+            "neuroglancer_inline_url",
         ]
 
 
