@@ -175,6 +175,7 @@ def render_table(results: dict[str, Any]) -> str:
         "p50 ms",
         "p95 ms",
         "p99 ms",
+        "first ms",
         "req/s @16",
         "x floor",
         "SQL queries",
@@ -218,6 +219,7 @@ def render_table(results: dict[str, Any]) -> str:
             _fmt(c1.get("p50_ms")),
             _fmt(c1.get("p95_ms")),
             _fmt(c1.get("p99_ms")),
+            _fmt(result.get("first_ms")),
             _fmt(c16.get("rps"), 0),
             "1.00" if endpoint.kind == FLOOR else (f"{ratio:.2f}" if ratio is not None else "-"),
             query_text,
@@ -297,7 +299,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
     out.append("")
     out.append(
-        "Columns: p50/p95/p99 end-to-end latency at 1 client; req/s with 16 concurrent clients and as a ratio of "
+        "Columns: p50/p95/p99 end-to-end latency at 1 client; first ms: the very first request after the "
+        "catalog was loaded (cold caches); req/s with 16 concurrent clients and as a ratio of "
         "the floor (a bare Django JSON view through the same server and middleware); SQL queries per request "
         "counted in-process (per catalog size); SQL / view ms: median time in SQL and in the whole Django "
         "request, from the server's own headers. Reproduce with `make bench` (about 15 minutes; `make bench-small` "
