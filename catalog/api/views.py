@@ -6,9 +6,11 @@ catalog.filters (shared with the pages), writes go through catalog.services.reco
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
@@ -36,6 +38,7 @@ from catalog.models import Collection, Crop, Dataset, Volume
 from catalog.schemas.manifest import DatasetManifest
 from catalog.services import records
 
+API_CACHE_SECONDS = 24 * 3600
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -116,7 +119,30 @@ class CatalogViewSet(viewsets.GenericViewSet):
         return queryset
 
 
-class ReadOnlyCatalogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSet):
+class CachedReadsMixin:
+    """List and detail payloads are cached per catalog version, which every committed write
+    bumps. The cache is consulted inside the handler, so authentication, permissions,
+    throttling and parameter checks have all run; only 200 payloads are stored."""
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(super().list, request, *args, **kwargs)  # type: ignore[misc]
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(super().retrieve, request, *args, **kwargs)  # type: ignore[misc]
+
+    def _cached_read(self, read: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        identity = f"{request.build_absolute_uri()}|{request.accepted_renderer.format}"
+        key = f"api:{selectors.get_catalog_version()}:{hashlib.sha256(identity.encode()).hexdigest()}"
+        data = cache.get(key)
+        if data is not None:
+            return Response(data)
+        response = read(request, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK:
+            cache.set(key, response.data, timeout=API_CACHE_SECONDS)
+        return response
+
+
+class ReadOnlyCatalogViewSet(CachedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSet):
     pass
 
 
@@ -186,6 +212,7 @@ def _jsonld_response(document: dict[str, Any], request: Request) -> JsonResponse
     ),
 )
 class DatasetViewSet(
+    CachedReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -286,6 +313,7 @@ class DatasetViewSet(
     destroy=extend_schema(summary="Delete a volume (curators)", responses={204: None, **WRITE_ERRORS}),
 )
 class VolumeViewSet(
+    CachedReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -339,6 +367,7 @@ class VolumeViewSet(
     destroy=extend_schema(summary="Delete a crop (curators)", responses={204: None, **WRITE_ERRORS}),
 )
 class CropViewSet(
+    CachedReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
