@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog.models import IngestRun, Volume
+from catalog.selectors import bump_catalog_version
 from tests.factories import DatasetFactory
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_ingest_data import gradient_volume
@@ -92,7 +93,8 @@ def test_staff_start_an_ingest_and_follow_it(
         response = staff.post(reverse("ingest-run-list"), {"prefix": f"s3://{allowed_bucket}/ds_api"}, format="json")
 
     assert response.status_code == 202
-    assert len(callbacks) == 1
+    queued = [callback for callback in callbacks if callback is not bump_catalog_version]
+    assert len(queued) == 1
     body = response.json()
     run = IngestRun.objects.get(pk=body["id"])
     assert body["status_url"].endswith(reverse("ingest-run-detail", args=[run.pk]))

@@ -173,5 +173,5 @@ def test_mouse_brain_confocal_keeps_placeholders_empty():
 
 def test_loading_fills_the_search_index():
     hela = m.Dataset.objects.get(slug="jrc_hela-2")
-    assert "HeLa" in hela.search_text
+    assert "hela" in hela.search_text.lower()
     assert "mitochondria" in hela.search_text.lower()

@@ -16,7 +16,16 @@ PRODUCTION = {
 }
 
 
-SERVICE_VARIABLES = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+# Service settings, and the async-safety switch that the browser tests set for Playwright.
+SERVICE_VARIABLES = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 
 
 def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
