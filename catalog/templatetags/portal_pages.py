@@ -108,3 +108,10 @@ def query_with(context: template.Context, **changes: Any) -> str:
 def media_url(path: str) -> str:
     """The public URL of a stored file (local media or the S3 media bucket)."""
     return default_storage.url(path) if path else ""
+
+
+@register.simple_tag
+def elided_pages(page: Any) -> list[Any]:
+    """Page numbers around the current one, the first and the last, with ellipses between:
+    the work stays the same however many pages the catalog fills."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
