@@ -2,6 +2,8 @@
 any committed change to the catalog (here: a curator's edit, as the admin makes it) is seen."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import DatasetFactory, VolumeFactory
@@ -49,3 +51,16 @@ def test_query_parameters_are_part_of_the_key(client, dataset):
     only_first = client.get(url, {"volumes": str(first.pk)}).json()
     only_second = client.get(url, {"volumes": str(second.pk)}).json()
     assert [layer["name"] for layer in only_first["layers"]] != [layer["name"] for layer in only_second["layers"]]
+
+
+def test_recording_a_known_problem_again_takes_no_row_lock(client):
+    dataset = DatasetFactory(slug="jrc_tiff-1")
+    tiff = VolumeFactory(dataset=dataset, name="stack", format="tiff", url="stack.tif")
+    url = reverse("state-volume", args=[tiff.pk])
+    assert client.get(url).status_code == 409
+    tiff.refresh_from_db()
+    assert [e["field"] for e in tiff.validation_errors] == ["format"]
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 409
+    volume_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "catalog_volume"')]
+    assert len(volume_reads) == 1, volume_reads

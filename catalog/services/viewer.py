@@ -27,20 +27,28 @@ def record_viewer_problem(*, volume: Volume, error: NotViewableError) -> bool:
     may call it.
     """
     entry = error.as_error()
+    if not _needs_recording(volume, entry, error):
+        return False
     locked = Volume.objects.select_for_update().get(pk=volume.pk)
-    errors = list(locked.validation_errors or [])
-    changed = False
-    if not any(existing.get("field") == entry["field"] for existing in errors if isinstance(existing, dict)):
-        errors.append(entry)
-        locked.validation_errors = errors
-        changed = True
+    if not _needs_recording(locked, entry, error):
+        return False
+    if not _has_error_on(locked, entry["field"]):
+        locked.validation_errors = [*(locked.validation_errors or []), entry]
     if error.invalid and locked.status == VolumeStatus.OK:
         locked.status = VolumeStatus.INVALID
-        changed = True
-    if changed:
-        locked.save(update_fields=["validation_errors", "status", "updated_at"])
-        volume.validation_errors, volume.status = locked.validation_errors, locked.status
-    return changed
+    locked.save(update_fields=["validation_errors", "status", "updated_at"])
+    volume.validation_errors, volume.status = locked.validation_errors, locked.status
+    return True
+
+
+def _has_error_on(volume: Volume, field: str) -> bool:
+    return any(isinstance(e, dict) and e.get("field") == field for e in volume.validation_errors or [])
+
+
+def _needs_recording(volume: Volume, entry: dict, error: NotViewableError) -> bool:
+    """Checked on the caller's copy first, so a state request that has nothing new to record
+    takes no row lock; then again on the locked row."""
+    return not _has_error_on(volume, entry["field"]) or (error.invalid and volume.status == VolumeStatus.OK)
 
 
 def record_viewer_problems(*, volumes: Iterable[Volume]) -> int:
