@@ -146,6 +146,18 @@ class ReadOnlyCatalogViewSet(CachedReadsMixin, mixins.ListModelMixin, mixins.Ret
     pass
 
 
+class WritableCatalogViewSet(
+    CachedReadsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    CatalogViewSet,
+):
+    """Read for everyone, create, replace and delete for curators."""
+
+
 def _write_response(serializer: BaseSerializer, created: bool, location: str) -> Response:
     headers = {"Location": location} if created else {}
     return Response(serializer.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers=headers)
@@ -211,15 +223,7 @@ def _jsonld_response(document: dict[str, Any], request: Request) -> JsonResponse
         summary="Delete a dataset with its volumes, crops and views (curators)", responses={204: None, **WRITE_ERRORS}
     ),
 )
-class DatasetViewSet(
-    CachedReadsMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    CatalogViewSet,
-):
+class DatasetViewSet(WritableCatalogViewSet):
     """Datasets, looked up by slug."""
 
     lookup_field = "slug"
@@ -312,15 +316,7 @@ class DatasetViewSet(
     ),
     destroy=extend_schema(summary="Delete a volume (curators)", responses={204: None, **WRITE_ERRORS}),
 )
-class VolumeViewSet(
-    CachedReadsMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    CatalogViewSet,
-):
+class VolumeViewSet(WritableCatalogViewSet):
     """Volumes, looked up by id. ``?format=`` filters by storage format here (not a renderer choice)."""
 
     filterset_class = filters.VolumeFilterSet
@@ -366,15 +362,7 @@ class VolumeViewSet(
     ),
     destroy=extend_schema(summary="Delete a crop (curators)", responses={204: None, **WRITE_ERRORS}),
 )
-class CropViewSet(
-    CachedReadsMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    CatalogViewSet,
-):
+class CropViewSet(WritableCatalogViewSet):
     """Annotated crops, looked up by number."""
 
     lookup_field = "number"
