@@ -1,6 +1,7 @@
-"""The catalog app: datasets, volumes, crops, label classes and views of 3D microscopy data."""
+"""The catalog app: datasets, volumes, crops, label classes and curated views of 3D microscopy data."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CatalogConfig(AppConfig):
@@ -9,6 +10,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from catalog import signals
+        from catalog import freshness
 
-        signals.connect()
+        freshness.connect()
+        post_migrate.connect(freshness.ensure_derived_current, sender=self, dispatch_uid="catalog-derived-current")

@@ -9,24 +9,22 @@ message (check ``filterset.is_valid()`` / ``filterset.errors`` before using ``fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import django_filters as filters
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Greatest, Least
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from catalog.models import (
     BenchmarkResult,
     Collection,
     Crop,
+    CuratedView,
     Dataset,
     LabelClass,
     Organism,
     Publication,
     SegmentLabel,
     Tissue,
-    View,
     Volume,
 )
 from catalog.models.base import (
@@ -39,8 +37,9 @@ from catalog.models.base import (
     VolumeKind,
     VolumeStatus,
 )
+from catalog.models.datasets import DatasetQuerySet
 from catalog.search import corrected_query, search_datasets
-from catalog.selectors import class_closure_ids, dataset_sort_annotations
+from catalog.selectors import class_closure_ids
 
 BOOLEAN_CHOICES = (("true", "Yes"), ("false", "No"))
 
@@ -82,22 +81,12 @@ def _organelle_filter(**kwargs: Any) -> ReferenceFilter:
     )
 
 
-def dataset_annotated_with(class_ids: Iterable[int]) -> Q:
-    """Datasets with a volume, a crop or a segment label of any of ``class_ids``."""
-    ids = list(class_ids)
-    return Q(
-        Exists(Volume.objects.filter(dataset=OuterRef("pk"), label_class_id__in=ids))
-        | Exists(Crop.label_classes.through.objects.filter(crop__dataset=OuterRef("pk"), labelclass_id__in=ids))
-        | Exists(SegmentLabel.objects.filter(volume__dataset=OuterRef("pk"), label_class_id__in=ids))
-    )
-
-
 class DatasetOrderingFilter(filters.OrderingFilter):
     """Ordering that adds the computed sort keys (counts, coarsest voxel) when the queryset lacks them."""
 
     def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
         if value:
-            computed = dataset_sort_annotations()
+            computed = Dataset.objects.count_annotations()
             wanted = {self.param_map.get(item.lstrip("-")) for item in value}
             qs = qs.annotate(
                 **{name: computed[name] for name in wanted if name in computed and name not in qs.query.annotations}
@@ -183,38 +172,35 @@ class DatasetFilterSet(filters.FilterSet):
             self._query_texts[value] = corrected_query(value)
         return search_datasets(queryset, value, query_text=self._query_texts[value])
 
-    def filter_tissue(self, queryset: QuerySet[Dataset], name: str, value: list[Tissue]) -> QuerySet[Dataset]:
-        if not value:
-            return queryset
-        through = Dataset.tissues.through.objects.filter(dataset=OuterRef("pk"), tissue__in=value)
-        return queryset.filter(Exists(through))
+    def filter_tissue(self, queryset: DatasetQuerySet, name: str, value: list[Tissue]) -> DatasetQuerySet:
+        return queryset.in_tissues(value) if value else queryset
 
-    def filter_organelle(self, queryset: QuerySet[Dataset], name: str, value: list[LabelClass]) -> QuerySet[Dataset]:
-        if not value:
-            return queryset
-        return queryset.filter(dataset_annotated_with(class_closure_ids(value)))
+    def filter_organelle(self, queryset: DatasetQuerySet, name: str, value: list[LabelClass]) -> DatasetQuerySet:
+        return queryset.annotated_with(value) if value else queryset
 
-    def filter_collection(self, queryset: QuerySet[Dataset], name: str, value: list[Collection]) -> QuerySet[Dataset]:
-        if not value:
-            return queryset
-        through = Collection.datasets.through.objects.filter(dataset=OuterRef("pk"), collection__in=value)
-        return queryset.filter(Exists(through))
+    def filter_collection(self, queryset: DatasetQuerySet, name: str, value: list[Collection]) -> DatasetQuerySet:
+        return queryset.in_collections(value) if value else queryset
 
-    def filter_has_crops(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
-        has_crops = Exists(Crop.objects.filter(dataset=OuterRef("pk")))
-        return queryset.filter(has_crops if value == "true" else ~has_crops)
+    def filter_has_crops(self, queryset: DatasetQuerySet, name: str, value: str) -> DatasetQuerySet:
+        return queryset.with_crops(value == "true")
 
-    def filter_voxel_size_min(self, queryset: QuerySet[Dataset], name: str, value: Any) -> QuerySet[Dataset]:
-        return queryset.alias(finest_voxel_nm=Least(*_voxel_columns())).filter(finest_voxel_nm__gte=float(value))
+    def filter_voxel_size_min(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
+        return queryset.voxel_size_at_least(float(value))
 
-    def filter_voxel_size_max(self, queryset: QuerySet[Dataset], name: str, value: Any) -> QuerySet[Dataset]:
-        return queryset.alias(coarsest_voxel_check_nm=Greatest(*_voxel_columns())).filter(
-            coarsest_voxel_check_nm__lte=float(value)
-        )
+    def filter_voxel_size_max(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
+        return queryset.voxel_size_at_most(float(value))
 
-
-def _voxel_columns() -> list[F]:
-    return [F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")]
+    def queryset_without(self, *names: str) -> DatasetQuerySet:
+        """The datasets matching every filter of this (valid) FilterSet except ``names``: what a
+        facet counts over, so that choosing one of its values adds to the facet's other choices."""
+        if not self.is_valid():
+            raise ValueError(f"queryset_without needs a valid filterset: {dict(self.errors)}")
+        skipped = {*names, "ordering"}
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name not in skipped:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
 
 
 class VolumeFilterSet(filters.FilterSet):
@@ -331,13 +317,15 @@ class ViewFilterSet(filters.FilterSet):
     organelle = _organelle_filter(method="filter_organelle")
 
     class Meta:
-        model = View
+        model = CuratedView
         fields: list[str] = []
 
-    def filter_organelle(self, queryset: QuerySet[View], name: str, value: list[LabelClass]) -> QuerySet[View]:
+    def filter_organelle(
+        self, queryset: QuerySet[CuratedView], name: str, value: list[LabelClass]
+    ) -> QuerySet[CuratedView]:
         if not value:
             return queryset
-        through = View.organelles.through.objects.filter(
+        through = CuratedView.organelles.through.objects.filter(
             view=OuterRef("pk"), labelclass_id__in=class_closure_ids(value)
         )
         return queryset.filter(Exists(through))

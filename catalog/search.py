@@ -10,25 +10,22 @@ finds mitochondria; a good query never pays for this. SQLite: the same query syn
 (``search_text``), with a rank that weighs the same fields the same way, and no spelling
 correction. Both return the queryset annotated with ``search_rank`` and ordered by it.
 
-The stored fields are derived data: every write path calls ``refresh_search_index`` afterwards.
+The stored fields are derived data, kept current by ``catalog.indexing`` on every commit.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
-from catalog.models import CellType, Crop, Dataset, LabelClass, Organism, SegmentLabel, Tissue, Treatment, Volume
-from catalog.selectors import get_catalog_version
+from catalog import freshness
+from catalog.models import CellType, Dataset, LabelClass, Organism, Tissue, Treatment
 
 # Spelling correction: words shorter than this are left alone, and a suggestion must be at
 # least this similar (pg_trgm similarity: shared trigrams over all trigrams of both words).
@@ -143,24 +140,23 @@ def _words(text: str) -> list[str]:
 def search_lexicon() -> list[str]:
     """The words spelling correction can suggest: names of the vocabulary and dataset titles
     and slugs, cached per catalog version."""
-    key = f"catalog:search-lexicon:{get_catalog_version()}"
-    words = cache.get(key)
-    if words is None:
-        texts: list[str] = []
-        for name, long_name, aliases in LabelClass.objects.values_list("name", "long_name", "aliases"):
-            texts += [name, long_name, *(alias for alias in aliases if isinstance(alias, str))]
-        for model, fields in (
-            (Organism, ("name", "common_name")),
-            (Tissue, ("name",)),
-            (CellType, ("name",)),
-            (Treatment, ("name",)),
-            (Dataset, ("title", "slug")),
-        ):
-            for row in model.objects.values_list(*fields):
-                texts += row
-        words = sorted({word for text in texts for word in _words(text) if len(word) >= MIN_WORD})
-        cache.set(key, words, timeout=settings.FACETS_CACHE_SECONDS)
-    return words
+    return freshness.cached("search-lexicon", "", _read_lexicon)
+
+
+def _read_lexicon() -> list[str]:
+    texts: list[str] = []
+    for name, long_name, aliases in LabelClass.objects.values_list("name", "long_name", "aliases"):
+        texts += [name, long_name, *(alias for alias in aliases if isinstance(alias, str))]
+    for model, fields in (
+        (Organism, ("name", "common_name")),
+        (Tissue, ("name",)),
+        (CellType, ("name",)),
+        (Treatment, ("name",)),
+        (Dataset, ("title", "slug")),
+    ):
+        for row in model.objects.values_list(*fields):
+            texts += row
+    return sorted({word for text in texts for word in _words(text) if len(word) >= MIN_WORD})
 
 
 def _term_condition(term: str) -> Q:
@@ -189,102 +185,3 @@ def _search_sqlite(queryset: QuerySet[Dataset], parsed: ParsedQuery) -> QuerySet
             output_field=FloatField(),
         )
     return queryset.filter(condition).annotate(search_rank=rank).order_by("-search_rank", "slug")
-
-
-def _organelle_names_by_dataset(dataset_ids: list[int]) -> dict[int, list[str]]:
-    """Names of every class annotated in each dataset, and of the groups those classes are in."""
-    direct: dict[int, set[int]] = defaultdict(set)
-    sources = (
-        Volume.objects.filter(dataset_id__in=dataset_ids, label_class__isnull=False).values_list(
-            "dataset_id", "label_class_id"
-        ),
-        Crop.label_classes.through.objects.filter(crop__dataset_id__in=dataset_ids).values_list(
-            "crop__dataset_id", "labelclass_id"
-        ),
-        SegmentLabel.objects.filter(volume__dataset_id__in=dataset_ids, label_class__isnull=False).values_list(
-            "volume__dataset_id", "label_class_id"
-        ),
-    )
-    for source in sources:
-        for dataset_id, class_id in source.distinct():
-            direct[dataset_id].add(class_id)
-    parents: dict[int, set[int]] = defaultdict(set)
-    for group_id, member_id in LabelClass.members.through.objects.values_list("from_labelclass_id", "to_labelclass_id"):
-        parents[member_id].add(group_id)
-    names = {
-        pk: " ".join([name, long_name, *aliases])
-        for pk, name, long_name, aliases in LabelClass.objects.values_list("pk", "name", "long_name", "aliases")
-    }
-    result: dict[int, list[str]] = {}
-    for dataset_id, class_ids in direct.items():
-        closure = set(class_ids)
-        pending = list(class_ids)
-        while pending:
-            for parent in parents[pending.pop()] - closure:
-                closure.add(parent)
-                pending.append(parent)
-        result[dataset_id] = sorted(names[pk] for pk in closure)
-    return result
-
-
-def _distinct_words(text: str) -> str:
-    """Each word once, in order of first use: what SQLite scans stays short."""
-    seen: dict[str, None] = {}
-    for word in _TOKEN_WORD_RE.findall(text):
-        seen.setdefault(word.lower(), None)
-    return " ".join(seen)
-
-
-def _split_slug(slug: str) -> str:
-    return f"{slug} {re.sub(r'[_-]+', ' ', slug)}"
-
-
-def refresh_search_index(dataset_ids: Iterable[int] | None = None) -> None:
-    """Recompute the stored search fields of the given datasets (all when None).
-
-    Call after any write that changes a dataset's texts, vocabulary or annotations.
-    """
-    datasets = Dataset.objects.select_related("organism").prefetch_related("tissues", "cell_types", "treatments")
-    if dataset_ids is not None:
-        datasets = datasets.filter(pk__in=list(dataset_ids))
-    datasets = list(datasets.only("pk", "slug", "title", "description", "organism__name", "organism__common_name"))
-    if not datasets:
-        return
-    organelles = _organelle_names_by_dataset([dataset.pk for dataset in datasets])
-    rows: list[tuple[int, str, str, str, str]] = []
-    for dataset in datasets:
-        primary = f"{dataset.title} {_split_slug(dataset.slug)}"
-        vocabulary = " ".join(
-            [
-                *([dataset.organism.name, dataset.organism.common_name] if dataset.organism else []),
-                *(tissue.name for tissue in dataset.tissues.all()),
-                *(cell_type.name for cell_type in dataset.cell_types.all()),
-                *(treatment.name for treatment in dataset.treatments.all()),
-                *organelles.get(dataset.pk, []),
-            ]
-        )
-        text = _distinct_words(f"{primary} {dataset.description} {vocabulary}")
-        rows.append((dataset.pk, text, primary, dataset.description, vocabulary))
-    if is_postgresql():
-        _write_postgresql(rows)
-    else:
-        for dataset, (_pk, text, *_weighted) in zip(datasets, rows, strict=True):
-            dataset.search_text = text
-        Dataset.objects.bulk_update(datasets, ["search_text"], batch_size=BATCH)
-
-
-def _write_postgresql(rows: list[tuple[int, str, str, str, str]]) -> None:
-    """One set-based UPDATE per batch: the ORM's bulk_update would build a CASE per row and
-    field, which takes about a minute for 10,000 datasets instead of seconds."""
-    table = connection.ops.quote_name(Dataset._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start : start + BATCH]
-            values = ", ".join(["(%s::bigint, %s, %s, %s, %s)"] * len(batch))
-            cursor.execute(
-                f"UPDATE {table} AS d SET search_text = v.text, search_vector = "
-                "setweight(to_tsvector(%s::regconfig, v.a), 'A') || setweight(to_tsvector(%s::regconfig, v.b), 'B')"
-                " || setweight(to_tsvector(%s::regconfig, v.c), 'C')"
-                f" FROM (VALUES {values}) AS v(id, text, a, b, c) WHERE d.id = v.id",
-                [*([settings.SEARCH_CONFIG] * 3), *(value for row in batch for value in row)],
-            )

@@ -4,8 +4,10 @@ The ingest task is acknowledged late (a worker that dies mid-run leaves the mess
 queue) and retried with exponential backoff and jitter on throttling and connection errors
 only: ``S3TransientError`` is what ``catalog.s3`` raises for SlowDown, Throttling,
 RequestTimeout, 503s and lost connections. Validation problems never raise (they are stored
-on the volumes); any other error fails the run at once. The run's status and error are
-written by the task body itself, so they are right on a worker and in eager mode alike.
+on the volumes); any other error fails the run at once. The service records the run's status
+and error, so they are right on a worker and in eager mode alike. Services import this module
+to enqueue; the tasks import their service inside the body, so the two never import each other
+at load time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from catalog.s3 import S3TransientError
-from catalog.services import ingest as ingest_service
 
 INGEST_MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 10
@@ -40,24 +41,13 @@ def retry_delay(retries: int) -> float:
 )
 def ingest_run_task(self: Task, run_id: int) -> dict[str, Any]:
     """Run one IngestRun; returns its counts."""
+    from catalog.services.ingest import execute_ingest_run
+
+    final_attempt = self.request.retries >= self.max_retries
     try:
-        run = ingest_service.execute_ingest_run(run_id=run_id)
+        summary = execute_ingest_run(run_id=run_id, final_attempt=final_attempt)
     except S3TransientError as error:
-        message = ingest_service.describe_failure(error)
-        if self.request.retries >= self.max_retries:
-            ingest_service.mark_run_failed(run_id=run_id, error=message)
+        if final_attempt:
             raise
-        ingest_service.mark_run_retrying(run_id=run_id, error=message)
         raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
-    except Exception as error:
-        ingest_service.mark_run_failed(run_id=run_id, error=ingest_service.describe_failure(error))
-        raise
-    return {
-        "run": run.pk,
-        "status": run.status,
-        "found": run.found,
-        "created": run.created,
-        "updated": run.updated,
-        "missing": run.missing,
-        "invalid": run.invalid,
-    }
+    return {"run": run_id, "status": "succeeded", **summary.counts()}

@@ -1,14 +1,14 @@
 """Server-rendered browse pages.
 
-Every page reads through the querysets of ``catalog.selectors`` plus a fixed set of
-prefetches, so its query count does not grow with the catalog. Datasets and crops are
-filtered by the same django-filter FilterSets as the REST API, and the browse page's facet
-counts come from the API's ``dataset_facets``.
+Each page fetches what it shows in a fixed number of queries (``Dataset.objects`` methods,
+``catalog.selectors`` and prefetches named here), so its query count does not grow with the
+catalog, and is served from the versioned cache until the catalog changes. Datasets and crops
+are filtered by the same FilterSets as the REST API, facet counts come from ``catalog.facets``,
+and "annotated with" means what it means everywhere: the ``DatasetClass`` closure.
 """
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -27,33 +26,30 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from catalog import citations
+from catalog import citations, freshness
+from catalog.facets import dataset_facets
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import (
     BenchmarkResult,
     Crop,
+    CuratedView,
+    CuratedViewLayer,
     Dataset,
     LabelClass,
     Organism,
     Tissue,
-    View,
-    ViewLayer,
     Volume,
 )
 from catalog.models.base import ContentType, VolumeFormat
+from catalog.neuroglancer.links import neuroglancer_links, viewer_base_url
 from catalog.selectors import (
+    annotated_classes,
     collection_queryset,
     crop_queryset,
-    dataset_citation_queryset,
-    dataset_facets,
-    dataset_list_queryset,
-    get_catalog_version,
-    image_thumbnail_annotation,
     label_class_queryset,
     organism_queryset,
     tissue_queryset,
 )
-from catalog.viewer import neuroglancer_links, viewer_base_url
 
 DATASETS_PER_PAGE = 24
 CROPS_PER_PAGE = 50
@@ -102,9 +98,6 @@ def _filter_params(query: QueryDict) -> QueryDict:
     return params
 
 
-PAGE_CACHE_SECONDS = 24 * 3600
-
-
 def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Serve a page's rendered bytes from the cache until the catalog changes.
 
@@ -122,9 +115,8 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
                 request.headers.get("HX-History-Restore-Request", ""),
             )
         )
-        key = f"page:{get_catalog_version()}:{hashlib.sha256(identity.encode()).hexdigest()}"
-        cached = cache.get(key)
-        if cached is not None:
+        cached = freshness.cache_get("page", identity)
+        if cached is not freshness.MISSING:
             content, headers = cached
             response = HttpResponse(content)
             for name, value in headers.items():
@@ -132,7 +124,7 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
             return response
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming:
-            cache.set(key, (response.content, dict(response.headers)), timeout=PAGE_CACHE_SECONDS)
+            freshness.cache_set("page", identity, (response.content, dict(response.headers)))
         return response
 
     return wrapper
@@ -191,7 +183,7 @@ def home(request: HttpRequest) -> HttpResponse:
         collection_queryset().filter(slug__in=FEATURED_COLLECTIONS),
         key=lambda collection: FEATURED_COLLECTIONS.index(collection.slug),
     )
-    newest = dataset_list_queryset().order_by("-release_date", "-id")[:NEWEST_ON_HOME]
+    newest = Dataset.objects.for_list().order_by("-release_date", "-id")[:NEWEST_ON_HOME]
     organisms = organism_queryset().filter(dataset_count__gt=0).order_by("-dataset_count", "name")
     tissues = tissue_queryset().filter(dataset_count__gt=0).order_by("-dataset_count", "name")
     context = {
@@ -253,7 +245,7 @@ def _active_filters(request: HttpRequest, params: QueryDict, groups: list[dict[s
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """Search and facets over datasets; htmx swaps in the results, every state is a plain URL."""
     params = _filter_params(request.GET)
-    filterset = DatasetFilterSet(params, queryset=dataset_list_queryset())
+    filterset = DatasetFilterSet(params, queryset=Dataset.objects.for_list())
     status = 200
     if filterset.is_valid():
         datasets = filterset.qs
@@ -263,7 +255,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         status = 400
         errors = {name: list(messages) for name, messages in filterset.errors.items()}
         datasets = filterset.queryset.none()
-        facets = dataset_facets(DatasetFilterSet(QueryDict(), queryset=dataset_list_queryset()))
+        facets = dataset_facets(DatasetFilterSet(QueryDict(), queryset=Dataset.objects.for_list()))
     page = _paginate(request, datasets, DATASETS_PER_PAGE)
     groups = _facet_groups(facets)
     context = {
@@ -302,7 +294,7 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
     params = QueryDict(mutable=True)
     params["organelle"] = label_class.name
-    datasets = DatasetFilterSet(params, queryset=dataset_list_queryset()).qs
+    datasets = DatasetFilterSet(params, queryset=Dataset.objects.for_list()).qs
     crops = CropFilterSet(params, queryset=_crops_with_classes().order_by("number")).qs
     crop_page = _paginate(request, crops, CROPS_PER_PAGE)
     crop_page.object_list = _link(request, "crop", list(crop_page.object_list), "number")
@@ -325,7 +317,7 @@ def collection_list(request: HttpRequest) -> HttpResponse:
 def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one tissue."""
     tissue = get_object_or_404(Tissue, slug=slug)
-    datasets = dataset_list_queryset().filter(tissues=tissue)
+    datasets = Dataset.objects.for_list().filter(tissues=tissue)
     return render(request, "catalog/term_detail.html", {"term": tissue, "kind": "tissue", "datasets": list(datasets)})
 
 
@@ -334,7 +326,7 @@ def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def organism_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one organism."""
     organism = get_object_or_404(Organism, slug=slug)
-    datasets = dataset_list_queryset().filter(organism=organism)
+    datasets = Dataset.objects.for_list().filter(organism=organism)
     return render(
         request, "catalog/term_detail.html", {"term": organism, "kind": "organism", "datasets": list(datasets)}
     )
@@ -413,22 +405,14 @@ def _main_volume(volumes: list[Volume]) -> Volume | None:
     return candidates[0] if candidates else None
 
 
-def _annotated_classes(volumes: list[Volume], crops: list[Crop]) -> list[LabelClass]:
-    """The label classes a dataset's volumes and crops hold, from rows already fetched."""
-    classes = {volume.label_class.pk: volume.label_class for volume in volumes if volume.label_class}
-    for crop in crops:
-        classes.update((label_class.pk, label_class) for label_class in crop.label_classes.all())
-    return sorted(classes.values(), key=lambda label_class: (label_class.label_id or 0, label_class.name))
-
-
 @require_GET
 @cached_per_catalog_version
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
     dataset = get_object_or_404(
-        dataset_citation_queryset()
+        Dataset.objects.for_citation()
         .defer("search_vector", "search_text")
-        .annotate(image_thumbnail=image_thumbnail_annotation())
+        .with_image_thumbnail()
         .prefetch_related(
             "cell_types",
             "treatments",
@@ -437,8 +421,9 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
             ),
             Prefetch(
                 "views",
-                queryset=View.objects.prefetch_related(
-                    Prefetch("layers", queryset=ViewLayer.objects.order_by("position")), _class_prefetch("organelles")
+                queryset=CuratedView.objects.prefetch_related(
+                    Prefetch("layers", queryset=CuratedViewLayer.objects.order_by("position")),
+                    _class_prefetch("organelles"),
                 ),
                 to_attr="view_list",
             ),
@@ -469,7 +454,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "volume_count": len(volumes),
         "views": _link(request, "view", dataset.view_list, "pk"),
         "crops": _link(request, "crop", dataset.crop_list, "number"),
-        "organelles": _annotated_classes(volumes, dataset.crop_list),
+        "organelles": list(annotated_classes(dataset)),
         "benchmarks": dataset.benchmark_list,
         "dois": list(dataset.dataset_dois.all()),
         "publications": list(dataset.publications.all()),
@@ -504,7 +489,7 @@ def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A collection's text, DOI and datasets, and the crops of its datasets filtered by CropFilterSet."""
     collection = get_object_or_404(collection_queryset(detail=True), slug=slug)
-    datasets = list(dataset_list_queryset().filter(collections=collection))
+    datasets = list(Dataset.objects.for_list().filter(collections=collection))
     _link(request, "dataset", datasets, "slug")
     crop_total = sum(dataset.crop_count for dataset in datasets)
     record = citations.collection_record(

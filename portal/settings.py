@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "catalog.freshness.CatalogVersionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "catalog.api.errors.ApiErrorMiddleware",
 ]
 
 # The benchmark (`make bench`, bench/): a floor view under /bench/ and per-request SQL counts.
@@ -96,7 +98,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache holds rendered pages, API payloads, states and facet counts under the catalog version
+# (kept in the database, so every process agrees on it). Production runs several processes, which
+# must share one cache: Redis is required there.
 REDIS_URL = env.str("REDIS_URL", default="")
+if PRODUCTION and not REDIS_URL:
+    raise ImproperlyConfigured("Production needs REDIS_URL: a cache that every web and worker process shares.")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -193,8 +200,9 @@ API_PAGE_SIZE = 24
 API_MAX_PAGE_SIZE = 100
 # Text search configuration (stemming language) of the PostgreSQL full-text index.
 SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
-# How long dataset facet counts stay cached; any catalog write invalidates them at once.
-FACETS_CACHE_SECONDS = env.int("FACETS_CACHE_SECONDS", default=600)
+# How long an entry of the versioned cache (pages, API payloads, states, facets) may live; any
+# catalog write makes every entry unreachable at once, whatever this says.
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=24 * 3600)
 # The publisher named in citations and DataCite metadata of the catalog's records.
 CITATION_PUBLISHER = env.str("CITATION_PUBLISHER", default="3D Microscopy Catalog")
 

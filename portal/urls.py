@@ -6,10 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from catalog.neuroglancer.urls import state_urlpatterns, viewer_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/states/", include("catalog.api.state_urls")),
-    path("neuroglancer/", include("catalog.viewer_page")),
+    path("api/states/", include(state_urlpatterns)),
+    path("neuroglancer/", include(viewer_urlpatterns)),
     path("api/ingest/", include("catalog.api.ingest_urls")),
     path("api/", include("catalog.api.urls")),
     path("", include("catalog.urls")),

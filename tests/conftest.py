@@ -5,6 +5,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 
+from tests.factories import commit_catalog
+
 pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.browser"]
 
 
@@ -14,6 +16,7 @@ def reference_catalog(django_db_setup, django_db_blocker):
     the end; each test's own transaction nests inside it, so tests stay isolated."""
     with django_db_blocker.unblock(), transaction.atomic():
         call_command("load_catalog", verbosity=0)
+        commit_catalog()
         yield
         transaction.set_rollback(True)
 

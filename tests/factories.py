@@ -1,8 +1,9 @@
 """factory_boy factories for the catalog models, shared by every test module."""
 
 import factory
+from django.db import connection
 
-from catalog import models
+from catalog import freshness, models
 from catalog.models.base import ContentType, CropSplit, VolumeFormat, VolumeKind
 
 
@@ -99,7 +100,7 @@ class CropFactory(factory.django.DjangoModelFactory):
 
 class ViewFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.View
+        model = models.CuratedView
 
     dataset = factory.SubFactory(DatasetFactory)
     name = factory.Sequence(lambda n: f"View {n}")
@@ -115,3 +116,12 @@ class CollectionFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"collection-{n}")
     title = factory.Sequence(lambda n: f"Collection {n}")
+
+
+def commit_catalog() -> None:
+    """Run the change hook of the test's open transaction now, as its commit would: derived rows
+    (annotated classes, search texts, viewer problems) and a new catalog version. Tests run in
+    one transaction that never commits, so fixtures that write records call this when done."""
+    for _sids, callback, _robust in list(connection.run_on_commit):
+        if isinstance(callback, freshness.PendingChanges) and not callback.done:
+            callback()

@@ -18,7 +18,6 @@ from rest_framework.test import APIClient
 
 from catalog import models
 from catalog.models.base import ContentType, CropSplit, DoiGroup, VolumeKind
-from catalog.search import refresh_search_index
 from tests import factories
 
 
@@ -36,7 +35,7 @@ class SmallCatalog:
     hela_mito: models.Volume
     liver_labels: models.Volume
     collection: models.Collection
-    view: models.View
+    view: models.CuratedView
 
 
 def build_small_catalog() -> SmallCatalog:
@@ -142,10 +141,10 @@ def build_small_catalog() -> SmallCatalog:
 
     view = factories.ViewFactory(dataset=hela, name="Mitochondria close-up")
     view.organelles.set([mito])
-    models.ViewLayer.objects.create(view=view, position=0, name=hela_em.name, volume=hela_em)
+    models.CuratedViewLayer.objects.create(view=view, position=0, name=hela_em.name, volume=hela_em)
     models.BenchmarkResult.objects.create(dataset=hela, method="U-Net", metric="iou", label_class=mito, value=0.8)
 
-    refresh_search_index()
+    factories.commit_catalog()
     return SmallCatalog(
         hela=hela,
         liver=liver,

@@ -13,7 +13,6 @@ import pytest
 from django.core.cache import cache
 
 from catalog import models
-from catalog.search import refresh_search_index
 from tests import factories
 from tests.test_api_fixtures import api  # noqa: F401
 
@@ -38,7 +37,7 @@ def build_rows(count: int) -> models.Dataset:
         crop.label_classes.set(members)
         view = factories.ViewFactory(dataset=dataset)
         view.organelles.set([mito])
-        models.ViewLayer.objects.create(view=view, position=0, name=volume.name, volume=volume)
+        models.CuratedViewLayer.objects.create(view=view, position=0, name=volume.name, volume=volume)
         models.BenchmarkResult.objects.create(dataset=dataset, method="m", metric="iou", label_class=mito, value=0.5)
         publication = models.Publication.objects.create(
             title=f"Paper {n}", doi=models.DOI.objects.create(value=f"10.1234/paper.{n}")
@@ -51,7 +50,7 @@ def build_rows(count: int) -> models.Dataset:
         factories.ViewFactory(dataset=big, name=f"extra view {n}")
         big.institutions.add(models.Institution.objects.create(name=f"Institute {n}"))
         factories.CropFactory(dataset=big, number=1000 + n).label_classes.set(members)
-    refresh_search_index()
+    factories.commit_catalog()
     cache.clear()
     return big
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 
 from catalog import models
-from catalog.selectors import get_catalog_version
+from catalog.freshness import catalog_version as get_catalog_version
 from tests.test_api_fixtures import SmallCatalog, api, slugs, small_catalog, token_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +161,7 @@ def test_curator_writes_volumes(curator, small_catalog: SmallCatalog) -> None:
     assert not models.Volume.objects.filter(pk=volume["id"]).exists()
 
 
-def test_curator_writes_crops(curator, small_catalog: SmallCatalog) -> None:
+def test_curator_writes_crops(curator, small_catalog: SmallCatalog, django_capture_on_commit_callbacks) -> None:
     payload = {
         "dataset": "jrc_mus-liver",
         "number": 77,
@@ -172,7 +172,8 @@ def test_curator_writes_crops(curator, small_catalog: SmallCatalog) -> None:
         "label_classes": ["mito_mem"],
         "labels_url": "s3://bucket/jrc_mus-liver/crop77",
     }
-    response = curator.post("/api/crops/", payload, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = curator.post("/api/crops/", payload, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["translation"] == {"x": 0.0, "y": 0.0, "z": 4.0}
     assert slugs(curator.get("/api/datasets/?organelle=mito")) == ["jrc_hela-2", "jrc_mus-liver"]

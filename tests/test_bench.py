@@ -33,7 +33,7 @@ def test_generator_writes_the_requested_shape():
     assert models.Volume.objects.count() == 120
     assert models.Crop.objects.count() == 12
     assert models.LabelClass.objects.count() == 80
-    assert models.View.objects.count() == 8
+    assert models.CuratedView.objects.count() == 8
     assert result.counts["catalog.Volume"] == 120
     assert set(models.Volume.objects.values_list("dataset_id", flat=True)) == set(
         models.Dataset.objects.values_list("pk", flat=True)

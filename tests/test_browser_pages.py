@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
-from catalog.viewer import self_hosted_viewer_available
+from catalog.neuroglancer.links import self_hosted_viewer_available
 from tests.fixtures.browser import skip_or_fail
 from tests.test_pages import PageCatalog, build_catalog
 

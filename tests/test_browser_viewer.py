@@ -24,7 +24,7 @@ from django.test import RequestFactory
 from PIL import Image
 
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind
-from catalog.viewer import neuroglancer_links
+from catalog.neuroglancer.links import neuroglancer_links
 from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
 from tests.fixtures.browser import skip_or_fail
 from tests.fixtures.s3 import S3Server, write_ome_zarr

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from catalog import citations
-from catalog.selectors import dataset_citation_queryset
+from catalog.models import Dataset
 from tests.test_api_fixtures import SmallCatalog, api, small_catalog  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ URL = "https://portal.example/datasets/jrc_hela-2/"
 
 
 def hela_record(small_catalog: SmallCatalog) -> citations.CitationRecord:
-    dataset = dataset_citation_queryset().get(slug="jrc_hela-2")
+    dataset = Dataset.objects.for_citation().get(slug="jrc_hela-2")
     return citations.dataset_record(dataset, url=URL, publisher="Test Portal")
 
 
@@ -113,7 +113,7 @@ def test_datacite_needs_a_doi() -> None:
 
 
 def test_jsonld(small_catalog: SmallCatalog) -> None:
-    dataset = dataset_citation_queryset().get(slug="jrc_hela-2")
+    dataset = Dataset.objects.for_citation().get(slug="jrc_hela-2")
     document = citations.dataset_jsonld(dataset, hela_record(small_catalog))
     assert document["@context"] == "https://schema.org"
     assert document["@type"] == "Dataset"

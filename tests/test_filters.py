@@ -10,9 +10,11 @@ from django.db import connection
 from django.http import QueryDict
 
 from catalog import models, search
+from catalog.facets import dataset_facets
 from catalog.filters import CropFilterSet, DatasetFilterSet
-from catalog.search import parse_query, refresh_search_index
-from catalog.selectors import bump_catalog_version, dataset_facets, dataset_list_queryset, get_catalog_version
+from catalog.freshness import catalog_version
+from catalog.indexing import refresh_derived
+from catalog.search import parse_query
 from tests import factories
 from tests.test_api_fixtures import SmallCatalog, api, slugs, small_catalog  # noqa: F401
 
@@ -61,10 +63,10 @@ def test_organelle_filter_includes_group_members(api, small_catalog: SmallCatalo
     assert slugs(api.get(f"/api/datasets/?organelle={organelle}")) == expected
 
 
-def test_nested_groups_match_recursively(api, small_catalog: SmallCatalog) -> None:
-    organelles = factories.LabelClassFactory(name="organelles", label_id=200)
-    organelles.members.set([small_catalog.mito])
-    bump_catalog_version()
+def test_nested_groups_match_recursively(api, small_catalog: SmallCatalog, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        organelles = factories.LabelClassFactory(name="organelles", label_id=200)
+        organelles.members.set([small_catalog.mito])
     assert slugs(api.get("/api/datasets/?organelle=organelles")) == ["jrc_hela-2"]
 
 
@@ -103,7 +105,7 @@ def test_filterset_used_directly_like_the_pages(small_catalog: SmallCatalog) -> 
     )
     assert filterset.is_valid()
     assert [d.slug for d in filterset.qs] == ["jrc_hela-2"]
-    invalid = DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=dataset_list_queryset())
+    invalid = DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=models.Dataset.objects.for_list())
     assert not invalid.is_valid()
     assert "voxel_size_max" in invalid.errors
     crops = CropFilterSet(QueryDict("organelle=mito"), queryset=models.Crop.objects.all())
@@ -155,7 +157,7 @@ def test_search_combines_with_filters_and_explicit_ordering(api, small_catalog: 
 def test_search_index_follows_refresh(api, small_catalog: SmallCatalog) -> None:
     models.Dataset.objects.filter(pk=small_catalog.macrophage.pk).update(title="Kupffer cell")
     models.Tissue.objects.filter(slug="blood").update(name="Peripheral blood")
-    refresh_search_index([small_catalog.macrophage.pk])
+    refresh_derived([small_catalog.macrophage.pk])
     assert slugs(api.get("/api/datasets/?q=kupffer")) == ["jrc_macrophage-2"]
     assert slugs(api.get("/api/datasets/?q=peripheral")) == ["jrc_macrophage-2"]
 
@@ -230,22 +232,23 @@ def test_facets_keep_selected_values_without_datasets(api, small_catalog: SmallC
 
 
 def test_facets_are_cached_until_the_catalog_changes(
-    api, small_catalog: SmallCatalog, django_assert_num_queries
+    api, small_catalog: SmallCatalog, django_assert_num_queries, django_capture_on_commit_callbacks
 ) -> None:
     first = api.get("/api/datasets/facets/?modality=fib-sem").json()
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):  # the catalog version
         assert api.get("/api/datasets/facets/?modality=fib-sem").json() == first
-    version = get_catalog_version()
-    # Any write to the catalog bumps the version (catalog.signals), so the next read recounts.
-    factories.DatasetFactory(slug="jrc_new", organism=small_catalog.hela.organism, modality="fib-sem")
-    assert get_catalog_version() != version
+    version = catalog_version()
+    # Any committed write to the catalog bumps the version (catalog.freshness), so the next read recounts.
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.DatasetFactory(slug="jrc_new", organism=small_catalog.hela.organism, modality="fib-sem")
+    assert catalog_version() != version
     assert api.get("/api/datasets/facets/?modality=fib-sem").json()["total"] == first["total"] + 1
 
 
-def test_facets_of_a_queryset_count_within_it(small_catalog: SmallCatalog) -> None:
-    facets = dataset_facets(models.Dataset.objects.filter(organism__slug="mus-musculus"))
+def test_facets_count_within_the_other_filters(small_catalog: SmallCatalog) -> None:
+    facets = dataset_facets(DatasetFilterSet(QueryDict("organism=mus-musculus"), queryset=models.Dataset.objects.all()))
     assert facets["total"] == 2
-    assert facet(facets, "organism") == {"mus-musculus": 2}
+    assert facet(facets, "organism")["mus-musculus"] == 2
     assert facet(facets, "modality") == {"fib-sem": 1, "sbf-sem": 1}
 
 

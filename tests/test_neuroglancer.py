@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog import neuroglancer as ng
+from catalog.neuroglancer import recipe as ng
 
 
 def space(x: float, y: float, z: float, **extra: list) -> dict:
@@ -599,8 +599,8 @@ def test_dataset_state_shows_image_and_meshed_segmentations_and_hides_the_rest()
 
 
 def test_view_state_uses_position_scale_orientation_and_draws_images_first() -> None:
-    view = ng.ViewInfo(name="Mito", position=(24000.0, 3000.0, 16500.0), scale=8.0, orientation=(0, 0, 0, 2))
-    result = ng.view_state(HELA_DATASET, view, [HELA_MITO, HELA_EM])
+    view = ng.CuratedViewInfo(name="Mito", position=(24000.0, 3000.0, 16500.0), scale=8.0, orientation=(0, 0, 0, 2))
+    result = ng.curated_view_state(HELA_DATASET, view, [HELA_MITO, HELA_EM])
 
     assert [layer["name"] for layer in result.state["layers"]] == ["fibsem-uint16", "mito_seg"]
     assert all(layer.get("visible", True) for layer in result.state["layers"])
@@ -612,8 +612,8 @@ def test_view_state_uses_position_scale_orientation_and_draws_images_first() -> 
 
 @pytest.mark.parametrize("orientation", [None, [0, 0, 0, 0], [1, 2], ["a", "b", "c", "d"], [float("nan")] * 4])
 def test_view_state_ignores_unusable_orientations(orientation: list | None) -> None:
-    view = ng.ViewInfo(name="v", position=None, scale=None, orientation=orientation)
-    result = ng.view_state(HELA_DATASET, view, [HELA_EM])
+    view = ng.CuratedViewInfo(name="v", position=None, scale=None, orientation=orientation)
+    result = ng.curated_view_state(HELA_DATASET, view, [HELA_EM])
 
     assert "crossSectionOrientation" not in result.state
     assert_parses(result.state)

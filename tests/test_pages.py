@@ -18,7 +18,6 @@ from django.urls import reverse
 
 from catalog import models, views
 from catalog.models.base import ContentType, CropSplit, DoiGroup, VolumeKind
-from catalog.search import refresh_search_index
 from tests import factories
 
 XSS = '"><script>alert("pwned")</script><img src=x onerror=alert(1)>'
@@ -114,7 +113,7 @@ def build_catalog(extra: int = 0) -> PageCatalog:
     ]
     view = factories.ViewFactory(dataset=rich, name="Mitochondria close-up", description="Cristae in focus.")
     view.organelles.add(mito)
-    models.ViewLayer.objects.create(view=view, position=0, name="fibsem-uint8", volume=volumes[0])
+    models.CuratedViewLayer.objects.create(view=view, position=0, name="fibsem-uint8", volume=volumes[0])
     crop = factories.CropFactory(dataset=rich, number=1)
     crop.label_classes.set([mito, er])
     factories.CropFactory(dataset=rich, number=2, split=CropSplit.TEST, labels_url="")
@@ -157,7 +156,7 @@ def build_catalog(extra: int = 0) -> PageCatalog:
         extra_view = factories.ViewFactory(dataset=dataset)
         extra_view.organelles.add(nuc)
         result.extra.append(dataset)
-    refresh_search_index()
+    factories.commit_catalog()
     return result
 
 

@@ -14,7 +14,7 @@ def test_counts():
     assert m.Crop.objects.count() == 305
     assert m.Crop.objects.filter(split="train").count() == 289
     assert m.Crop.objects.filter(split="test").count() == 16
-    assert m.View.objects.count() == 74
+    assert m.CuratedView.objects.count() == 74
     openorganelle = m.Volume.objects.filter(dataset__provenance__contains="OpenOrganelle dataset manifest")
     assert openorganelle.exclude(name="recon-1/em/fibsem-uint8").count() == 409
     assert m.Mesh.objects.count() == 57
@@ -105,7 +105,7 @@ def test_crop_geometry_is_kept_as_floats_per_axis():
 
 
 def test_upstream_defects_are_recorded_not_dropped():
-    view = m.View.objects.get(dataset__slug="jrc_hela-2", name="Microtubule predictions")
+    view = m.CuratedView.objects.get(dataset__slug="jrc_hela-2", name="Microtubule predictions")
     assert [layer.name for layer in view.layers.all()] == ["mt-out_pred", "mt-out_seg", "fibsem-uint16"]
     assert view.layers.get(name="mt-out_pred").volume is None
     assert "mt-out_pred" in view.validation_errors[0]["message"]

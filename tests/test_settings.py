@@ -13,6 +13,7 @@ PRODUCTION = {
     "SECRET_KEY": "test-only-production-key-7f3a9c2e1b8d4f6a0c5e9b3d7a1f4c8e2b6d0a9f3c7e1b5d",
     "ALLOWED_HOSTS": "portal.example.org",
     "DATABASE_URL": "sqlite:////tmp/unused-portal-settings-check.sqlite3",
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
 }
 
 
@@ -42,7 +43,7 @@ def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
 def test_production_refuses_to_start_without(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = run_django("check", **env)

@@ -10,11 +10,12 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from catalog import neuroglancer as ng
+from catalog.indexing import refresh_derived
 from catalog.models import SavedState, Volume
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind, VolumeStatus
-from catalog.services.viewer import record_viewer_problems
-from catalog.viewer import neuroglancer_links, viewer_problem
+from catalog.neuroglancer import recipe as ng
+from catalog.neuroglancer.adapters import viewer_problem
+from catalog.neuroglancer.links import neuroglancer_links
 from tests.factories import (
     CropFactory,
     DatasetFactory,
@@ -118,38 +119,40 @@ def test_writes_to_a_state_are_refused(client: Client, hela: dict) -> None:
     assert "POST" in json.loads(response.content)["detail"]
 
 
-def test_unviewable_volume_is_left_out_and_its_reason_recorded(client: Client, hela: dict) -> None:
-    client.get(reverse("state-dataset", args=["jrc_hela-2"]))
+def test_unviewable_volume_is_left_out_with_its_reason_and_nothing_written(client: Client, hela: dict) -> None:
+    status, body, _ = get_state(client, reverse("state-dataset", args=["jrc_hela-2"]))
+    assert status == 200
+    assert "raw-tiff" not in {layer["name"] for layer in body["layers"]}
 
-    tiff = Volume.objects.get(pk=hela["tiff"].pk)
-    assert [error["field"] for error in tiff.validation_errors] == ["format"]
-    assert "TIFF" in tiff.validation_errors[0]["message"]
-    assert tiff.status == VolumeStatus.OK, "a TIFF is not broken, only not streamable"
-
-    status, body, response = get_state(client, reverse("state-volume", args=[tiff.pk]))
+    status, body, response = get_state(client, reverse("state-volume", args=[hela["tiff"].pk]))
     assert status == 409
+    assert body["status"] == 409, "the API's error envelope"
+    assert body["error"] == "conflict"
     assert body["errors"][0]["field"] == "format"
     assert "TIFF" in body["detail"]
     assert response["Access-Control-Allow-Origin"] == "*"
-    client.get(reverse("state-volume", args=[tiff.pk]))
-    assert len(Volume.objects.get(pk=tiff.pk).validation_errors) == 1, "the reason is recorded once"
+    tiff = Volume.objects.get(pk=hela["tiff"].pk)
+    assert tiff.validation_errors == [], "a GET writes nothing"
+    assert tiff.status == VolumeStatus.OK
 
 
-def test_viewer_problem_tells_pages_which_volumes_open_without_a_query(hela: dict, django_assert_num_queries) -> None:
+def test_viewer_problem_is_decided_without_a_query(hela: dict, django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         assert viewer_problem(hela["em"]) is None
-        assert viewer_problem(hela["tiff"])["field"] == "format"
+        assert viewer_problem(hela["tiff"]).field == "format"
 
 
-def test_problems_can_be_recorded_for_many_volumes_at_once(hela: dict) -> None:
+def test_the_write_path_stores_every_volumes_viewer_problem(hela: dict, django_assert_max_num_queries) -> None:
     broken = VolumeFactory(dataset=hela["dataset"], name="local", url="/nrs/cosem/local.zarr")
 
-    assert record_viewer_problems(volumes=Volume.objects.all()) == 2
-    assert record_viewer_problems(volumes=Volume.objects.all()) == 0, "idempotent"
+    refresh_derived([hela["dataset"].pk])
 
-    assert Volume.objects.get(pk=broken.pk).validation_errors[0]["field"] == "url"
-    assert Volume.objects.get(pk=hela["tiff"].pk).validation_errors[0]["field"] == "format"
-    assert Volume.objects.get(pk=hela["em"].pk).validation_errors == []
+    stored = dict(Volume.objects.values_list("name", "viewer_problem_field"))
+    assert stored == {"fibsem-uint8": "", "mito_seg": "", "mito_pred": "", "raw-tiff": "format", "local": "url"}
+    assert "not a remote storage URL" in Volume.objects.get(pk=broken.pk).viewer_problem
+    with django_assert_max_num_queries(20) as queries:
+        refresh_derived([hela["dataset"].pk])
+    assert not [q for q in queries.captured_queries if 'UPDATE "catalog_volume"' in q["sql"]], "idempotent"
 
 
 def test_local_path_volume_answers_409(client: Client, hela: dict) -> None:

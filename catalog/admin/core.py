@@ -21,7 +21,7 @@ class CropInline(admin.TabularInline):
 
 
 class ViewInline(admin.TabularInline):
-    model = m.View
+    model = m.CuratedView
     extra = 0
     fields = ("name", "description")
     show_change_link = True
@@ -143,13 +143,13 @@ class CropAdmin(admin.ModelAdmin):
     autocomplete_fields = ("dataset", "label_classes")
 
 
-class ViewLayerInline(admin.TabularInline):
-    model = m.ViewLayer
+class CuratedViewLayerInline(admin.TabularInline):
+    model = m.CuratedViewLayer
     extra = 0
     autocomplete_fields = ("volume",)
 
 
-@admin.register(m.View)
+@admin.register(m.CuratedView)
 class ViewAdmin(admin.ModelAdmin):
     list_display = ("name", "dataset", "scale")
     list_filter = ("dataset",)
@@ -157,7 +157,7 @@ class ViewAdmin(admin.ModelAdmin):
     list_select_related = ("dataset",)
     autocomplete_fields = ("dataset", "organelles")
     readonly_fields = ("validation_errors",)
-    inlines = (ViewLayerInline,)
+    inlines = (CuratedViewLayerInline,)
 
 
 @admin.register(m.LabelClass)
@@ -238,8 +238,8 @@ class MeshAdmin(admin.ModelAdmin):
     autocomplete_fields = ("volume",)
 
 
-@admin.register(m.ViewLayer)
-class ViewLayerAdmin(admin.ModelAdmin):
+@admin.register(m.CuratedViewLayer)
+class CuratedViewLayerAdmin(admin.ModelAdmin):
     list_display = ("view", "position", "name", "volume")
     search_fields = ("name", "view__name", "view__dataset__slug")
     list_select_related = ("view", "volume")

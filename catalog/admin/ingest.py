@@ -10,20 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from catalog.errors import CatalogError
 from catalog.models import IngestRun, VolumeStatistics
-from catalog.services.ingest import IngestRequestError, enqueue_ingest_run, start_ingest_run, validate_ingest_prefix
+from catalog.services.ingest import enqueue_ingest_run, start_ingest_run, validate_ingest_prefix
 
 RESULT_FIELDS = (
-    "status",
+    *(name for name in IngestRun.OUTCOME_FIELDS if not name.startswith("progress_")),
     "progress",
-    "found",
-    "created",
-    "updated",
-    "missing",
-    "invalid",
-    "attempts",
-    "error",
-    "report",
     "requested_by",
     "created_at",
     "started_at",
@@ -41,8 +34,8 @@ class IngestRunForm(forms.ModelForm):
     def clean_prefix(self) -> str:
         try:
             return validate_ingest_prefix(prefix=self.cleaned_data["prefix"]).url
-        except IngestRequestError as error:
-            raise forms.ValidationError(error.message) from error
+        except CatalogError as error:
+            raise forms.ValidationError(error.detail) from error
 
 
 @admin.register(IngestRun)
@@ -54,11 +47,7 @@ class IngestRunAdmin(admin.ModelAdmin):
         "dataset",
         "status",
         "progress",
-        "found",
-        "created",
-        "updated",
-        "missing",
-        "invalid",
+        *IngestRun.COUNT_FIELDS,
         "requested_by",
         "created_at",
     )
@@ -108,8 +97,8 @@ class IngestRunAdmin(admin.ModelAdmin):
                     dry_run=run.dry_run,
                     requested_by=request.user,
                 )
-            except IngestRequestError as error:
-                self.message_user(request, f"{run.prefix}: {error.message}", messages.ERROR)
+            except CatalogError as error:
+                self.message_user(request, f"{run.prefix}: {error.detail}", messages.ERROR)
                 continue
             started += 1
         if started:

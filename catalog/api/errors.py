@@ -1,6 +1,11 @@
 """One JSON shape for every API error, so clients parse failures the same way.
 
 ``{"status": 400, "error": "bad_request", "detail": "...", "errors": [{"field": .., "message": ..}]}``
+
+The one place where errors become responses: ``catalog.errors.CatalogError`` (raised by services,
+the state recipe and the request parsers) through ``catalog_error_response``, DRF's own
+exceptions through ``exception_handler``, and anything a plain view under ``/api/`` raises
+through ``ApiErrorMiddleware``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from catalog.errors import CatalogError
+
 ERROR_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -23,8 +30,11 @@ ERROR_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     429: "throttled",
+    500: "server_error",
+    503: "service_unavailable",
 }
 NON_FIELD = "non_field_errors"
 
@@ -56,8 +66,31 @@ def error_body(status_code: int, detail: str, errors: list[dict[str, str]] | Non
     }
 
 
+def catalog_error_response(error: CatalogError) -> JsonResponse:
+    """The envelope of a ``CatalogError``, with its own status."""
+    return JsonResponse(error_body(error.status, error.detail, error.errors), status=error.status)
+
+
+class ApiErrorMiddleware:
+    """Plain (non-DRF) views under /api/ may raise ``CatalogError``: answer it as the envelope."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, CatalogError) and request.path.startswith("/api/"):
+            return catalog_error_response(exception)
+        return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler (headers such as Retry-After and WWW-Authenticate included), reshaped."""
+    """DRF's handler (headers such as Retry-After and WWW-Authenticate included), reshaped;
+    a ``CatalogError`` keeps its status, detail and field errors."""
+    if isinstance(exc, CatalogError):
+        return Response(error_body(exc.status, exc.detail, exc.errors), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from catalog.api.pagination import CatalogPagination
 from catalog.models import IngestRun
-from catalog.services.ingest import IngestRequestError, start_ingest_run
+from catalog.services.ingest import start_ingest_run
 
 
 class IngestProgressSerializer(serializers.Serializer):
@@ -44,11 +44,7 @@ class IngestRunSerializer(serializers.ModelSerializer):
             "dry_run",
             "status",
             "progress",
-            "found",
-            "created",
-            "updated",
-            "missing",
-            "invalid",
+            *IngestRun.COUNT_FIELDS,
             "attempts",
             "error",
             "report",
@@ -82,15 +78,12 @@ class IngestRunListCreateView(generics.ListCreateAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = IngestRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            run = start_ingest_run(
-                prefix=payload.validated_data["prefix"],
-                dataset_slug=payload.validated_data.get("dataset") or None,
-                dry_run=payload.validated_data["dry_run"],
-                requested_by=request.user,
-            )
-        except IngestRequestError as error:
-            raise serializers.ValidationError({error.field: [error.message]}) from error
+        run = start_ingest_run(
+            prefix=payload.validated_data["prefix"],
+            dataset_slug=payload.validated_data.get("dataset") or None,
+            dry_run=payload.validated_data["dry_run"],
+            requested_by=request.user,
+        )
         run.refresh_from_db()
         body = IngestRunSerializer(run, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from catalog import models, selectors
 from catalog.models.base import axis_vector
-from catalog.viewer import neuroglancer_links
+from catalog.neuroglancer.links import neuroglancer_links
 
 AXIS_SCHEMA = {
     "type": "object",
@@ -256,7 +256,7 @@ class ViewRefSerializer(serializers.ModelSerializer):
     neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
 
     class Meta:
-        model = models.View
+        model = models.CuratedView
         fields = ["id", "name", "api_url", "neuroglancer_url", "neuroglancer_state_url", "neuroglancer_inline_url"]
 
 
@@ -290,7 +290,7 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
         exclude += ["extent_x", "extent_y", "extent_z"]
 
     def get_organelles(self, dataset: models.Dataset) -> list[str]:
-        return [label_class.name for label_class in selectors.dataset_organelles(dataset)]
+        return [label_class.name for label_class in selectors.annotated_classes(dataset)]
 
     @extend_schema_field(
         inline_serializer(
@@ -536,13 +536,13 @@ class PublicationSerializer(PublicationRefSerializer):
         fields = [*PublicationRefSerializer.Meta.fields, "api_url", "datasets"]
 
 
-class ViewLayerSerializer(serializers.ModelSerializer):
+class CuratedViewLayerSerializer(serializers.ModelSerializer):
     volume = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The volume shown, null when the name matches none."
     )
 
     class Meta:
-        model = models.ViewLayer
+        model = models.CuratedViewLayer
         fields = ["position", "name", "volume"]
 
 
@@ -554,14 +554,14 @@ class ViewSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="Cross-section orientation quaternion [x, y, z, w]."
     )
     organelles = LabelClassRefField(many=True, help_text="Classes the view shows (short names).")
-    layers = ViewLayerSerializer(many=True, read_only=True)
+    layers = CuratedViewLayerSerializer(many=True, read_only=True)
     validation_errors = ValidationIssueSerializer(many=True, read_only=True)
     neuroglancer_url = NeuroglancerLinkField("view", "pk", "neuroglancer_url")
     neuroglancer_state_url = NeuroglancerLinkField("view", "pk", "neuroglancer_state_url")
     neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
 
     class Meta:
-        model = models.View
+        model = models.CuratedView
         fields = [
             "id",
             "api_url",

@@ -2,21 +2,26 @@
 
 from catalog.models.benchmarks import BenchmarkResult
 from catalog.models.crops import Crop
+from catalog.models.curated_views import CuratedView, CuratedViewLayer
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
+from catalog.models.derived import CatalogVersion, DatasetClass
 from catalog.models.ingest import IngestRun, VolumeStatistics
 from catalog.models.saved_states import SavedState
-from catalog.models.views import View, ViewLayer
 from catalog.models.vocabulary import CellType, Institution, LabelClass, Organism, Tissue, Treatment
 from catalog.models.volumes import Mesh, SegmentLabel, Volume, VolumeChannel
 
 __all__ = [
     "DOI",
     "BenchmarkResult",
+    "CatalogVersion",
     "CellType",
     "Collection",
     "CollectionDownload",
     "Crop",
+    "CuratedView",
+    "CuratedViewLayer",
     "Dataset",
+    "DatasetClass",
     "DatasetDOI",
     "IngestRun",
     "Institution",
@@ -28,8 +33,6 @@ __all__ = [
     "SegmentLabel",
     "Tissue",
     "Treatment",
-    "View",
-    "ViewLayer",
     "Volume",
     "VolumeChannel",
     "VolumeStatistics",

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 AXES = ("x", "y", "z")
 
@@ -33,10 +34,10 @@ def axis_vector(obj: Any, prefix: str) -> dict[str, float] | None:
     return values
 
 
-def set_axis_vector(obj: Any, prefix: str, vector: dict[str, float] | None) -> None:
-    """Write an axis object (or None) onto ``prefix_x/y/z``."""
-    for axis in AXES:
-        setattr(obj, f"{prefix}_{axis}", None if vector is None else vector.get(axis))
+def count_of(model: type[models.Model], link: str) -> Coalesce:
+    """A correlated COUNT subquery: one number per row without multiplying joined rows."""
+    counted = model.objects.filter(**{link: OuterRef("pk")}).order_by().values(link).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=models.IntegerField()), Value(0))
 
 
 def choices_constraint(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Greatest, Least, Lower
 
 from catalog.models.base import (
     DOI_PATTERN,
+    ContentType,
     DoiGroup,
     Fixation,
     Modality,
     SampleType,
     SoftwareAvailability,
+    VolumeKind,
     choices_constraint,
+    count_of,
     doi_validator,
     positive_axes_constraint,
 )
+from catalog.models.crops import Crop
+from catalog.models.curated_views import CuratedView
+from catalog.models.derived import DatasetClass
+from catalog.models.ingest import VolumeStatistics
+from catalog.models.vocabulary import LabelClass, Tissue
+from catalog.models.volumes import Volume
 
 
 class DOI(models.Model):
@@ -61,6 +73,124 @@ class Publication(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+LIST_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "organism__slug",
+    "organism__name",
+    "modality",
+    "fixation",
+    "voxel_size_x",
+    "voxel_size_y",
+    "voxel_size_z",
+    "release_date",
+    "thumbnail_url",
+)
+"""The columns a dataset list shows."""
+
+
+def _voxel_columns() -> list[F]:
+    return [F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")]
+
+
+class DatasetQuerySet(models.QuerySet):
+    """Chainable reads of datasets: what each page and endpoint fetches, and the filters they share."""
+
+    def with_counts(self) -> DatasetQuerySet:
+        """Computed columns that lists show and sort by (volume and crop counts, coarsest voxel)."""
+        return self.annotate(**self.count_annotations())
+
+    @staticmethod
+    def count_annotations() -> dict[str, Any]:
+        return {
+            "volume_count": count_of(Volume, "dataset"),
+            "crop_count": count_of(Crop, "dataset"),
+            "coarsest_voxel_nm": Greatest(*_voxel_columns()),
+        }
+
+    def with_image_thumbnail(self) -> DatasetQuerySet:
+        """The thumbnail ingest rendered from one of the dataset's images (for records without
+        a thumbnail URL of their own), as ``image_thumbnail``."""
+        thumbnails = (
+            VolumeStatistics.objects.filter(
+                volume__dataset=OuterRef("pk"),
+                volume__kind=VolumeKind.IMAGE,
+                volume__content_type__in=[ContentType.EM, ContentType.LM],
+            )
+            .exclude(thumbnail="")
+            .order_by("volume__name")
+            .values("thumbnail")[:1]
+        )
+        return self.annotate(image_thumbnail=Subquery(thumbnails))
+
+    def for_list(self) -> DatasetQuerySet:
+        """Datasets as lists show them: one query for the rows, one for their tissues."""
+        return (
+            self.select_related("organism")
+            .only(*LIST_FIELDS)
+            .prefetch_related(Prefetch("tissues", queryset=Tissue.objects.only("id", "slug", "name")))
+            .with_counts()
+            .with_image_thumbnail()
+        )
+
+    def for_citation(self) -> DatasetQuerySet:
+        """Datasets with what their citations and linked data read."""
+        return self.select_related("organism").prefetch_related(
+            "tissues",
+            "institutions",
+            Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
+            Prefetch("publications", queryset=Publication.objects.select_related("doi")),
+            Prefetch("collections", queryset=Collection.objects.select_related("doi")),
+        )
+
+    def for_detail(self) -> DatasetQuerySet:
+        """Datasets with everything a detail record shows, in a fixed number of queries."""
+        return (
+            self.select_related("organism")
+            .defer("search_vector", "search_text")
+            .prefetch_related(
+                "tissues",
+                "cell_types",
+                "treatments",
+                "institutions",
+                Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
+                Prefetch("publications", queryset=Publication.objects.select_related("doi")),
+                Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
+                Prefetch("views", queryset=CuratedView.objects.only("id", "dataset_id", "name")),
+            )
+            .with_counts()
+            .annotate(view_count=count_of(CuratedView, "dataset"))
+            .with_image_thumbnail()
+        )
+
+    def annotated_with(self, classes: Iterable[LabelClass | int]) -> DatasetQuerySet:
+        """Datasets annotated with any of ``classes``: a group class matches data annotated with
+        any of its members, recursively (the ``DatasetClass`` closure)."""
+        ids = [item if isinstance(item, int) else item.pk for item in classes]
+        return self.filter(Exists(DatasetClass.objects.filter(dataset=OuterRef("pk"), label_class_id__in=ids)))
+
+    def in_tissues(self, tissues: Iterable[Tissue]) -> DatasetQuerySet:
+        through = Dataset.tissues.through.objects.filter(dataset=OuterRef("pk"), tissue__in=list(tissues))
+        return self.filter(Exists(through))
+
+    def in_collections(self, collections: Iterable[Collection]) -> DatasetQuerySet:
+        through = Collection.datasets.through.objects.filter(dataset=OuterRef("pk"), collection__in=list(collections))
+        return self.filter(Exists(through))
+
+    def with_crops(self, present: bool = True) -> DatasetQuerySet:
+        has_crops = Exists(Crop.objects.filter(dataset=OuterRef("pk")))
+        return self.filter(has_crops if present else ~has_crops)
+
+    def voxel_size_at_least(self, nm: float) -> DatasetQuerySet:
+        """Every axis at least this coarse; datasets without a voxel size are left out."""
+        return self.alias(finest_voxel_nm=Least(*_voxel_columns())).filter(finest_voxel_nm__gte=nm)
+
+    def voxel_size_at_most(self, nm: float) -> DatasetQuerySet:
+        """Every axis at most this coarse; datasets without a voxel size are left out."""
+        return self.alias(coarsest_voxel_check_nm=Greatest(*_voxel_columns())).filter(coarsest_voxel_check_nm__lte=nm)
 
 
 class Dataset(models.Model):
@@ -144,6 +274,8 @@ class Dataset(models.Model):
         editable=False,
         help_text="Distinct words of title, slug, description and names: what SQLite searches.",
     )
+
+    objects = DatasetQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]

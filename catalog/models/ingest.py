@@ -25,6 +25,11 @@ class IngestRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    COUNT_FIELDS = ("found", "created", "updated", "missing", "invalid")
+    """What a finished run counted; the admin, the API and the ingest summary all use these."""
+    OUTCOME_FIELDS = ("status", "progress_done", "progress_total", *COUNT_FIELDS, "attempts", "error", "report")
+    """Everything the run's work writes on it (read-only wherever a run is shown)."""
+
     prefix = models.CharField(max_length=1000, help_text="s3://bucket/prefix to walk.")
     dataset = models.ForeignKey(
         "catalog.Dataset",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -82,6 +86,50 @@ class Institution(models.Model):
         return self.name
 
 
+@dataclass(frozen=True)
+class ClassGraph:
+    """Every label class's name and long name, and the group -> member edges between them."""
+
+    names: dict[int, tuple[str, str]]
+    members: dict[int, frozenset[int]]
+    parents: dict[int, frozenset[int]]
+
+    def descendants(self, class_ids: Iterable[int]) -> set[int]:
+        """The classes themselves and every member of them, recursively."""
+        return self._walk(class_ids, self.members)
+
+    def ancestors(self, class_ids: Iterable[int]) -> set[int]:
+        """The classes themselves and every group containing them, recursively."""
+        return self._walk(class_ids, self.parents)
+
+    @staticmethod
+    def _walk(start: Iterable[int], edges: dict[int, frozenset[int]]) -> set[int]:
+        seen = set(start)
+        pending = list(seen)
+        while pending:
+            for neighbour in edges.get(pending.pop(), frozenset()) - seen:
+                seen.add(neighbour)
+                pending.append(neighbour)
+        return seen
+
+
+class LabelClassQuerySet(models.QuerySet):
+    def graph(self) -> ClassGraph:
+        """The class hierarchy of the whole catalog (two queries; callers cache it)."""
+        members: dict[int, set[int]] = defaultdict(set)
+        parents: dict[int, set[int]] = defaultdict(set)
+        for group_id, member_id in LabelClass.members.through.objects.values_list(
+            "from_labelclass_id", "to_labelclass_id"
+        ):
+            members[group_id].add(member_id)
+            parents[member_id].add(group_id)
+        return ClassGraph(
+            names={pk: (name, long_name) for pk, name, long_name in self.values_list("pk", "name", "long_name")},
+            members={pk: frozenset(ids) for pk, ids in members.items()},
+            parents={pk: frozenset(ids) for pk, ids in parents.items()},
+        )
+
+
 class LabelClass(models.Model):
     """An organelle or structure class from the CellMap class table.
 
@@ -101,6 +149,8 @@ class LabelClass(models.Model):
     instance_scored = models.BooleanField(default=False, help_text="Scored as instances by the challenge.")
     semantic_scored = models.BooleanField(default=False, help_text="Scored semantically by the challenge.")
     aliases = models.JSONField(default=list, blank=True, help_text="Other names for this class in upstream sources.")
+
+    objects = LabelClassQuerySet.as_manager()
 
     class Meta:
         ordering = ["label_id", "name"]

@@ -71,6 +71,10 @@ class Volume(models.Model):
     provenance = models.TextField(blank=True, help_text='How the data was made, e.g. "Cellpose nuclei model".')
     status = models.CharField(max_length=10, choices=VolumeStatus.choices, default=VolumeStatus.OK)
     validation_errors = models.JSONField(default=list, blank=True, help_text="[{field, message}]")
+    viewer_problem = models.TextField(
+        blank=True, editable=False, help_text="Why Neuroglancer cannot open the volume; blank when it can (derived)."
+    )
+    viewer_problem_field = models.CharField(max_length=40, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -108,7 +108,7 @@ def datasets_for_export():
             ),
         ),
         Prefetch("crops", queryset=m.Crop.objects.prefetch_related("label_classes")),
-        Prefetch("views", queryset=m.View.objects.prefetch_related("layers", "organelles")),
+        Prefetch("views", queryset=m.CuratedView.objects.prefetch_related("layers", "organelles")),
         Prefetch("benchmark_results", queryset=m.BenchmarkResult.objects.select_related("label_class")),
     )
 

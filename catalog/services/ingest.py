@@ -30,11 +30,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
+from catalog.errors import InvalidRequestError
 from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
-from catalog.s3 import S3Error, S3Location, S3Reader, parse_s3_url
-from catalog.search import refresh_search_index
-from catalog.selectors import bump_catalog_version
+from catalog.s3 import S3Error, S3Location, S3Reader, S3TransientError, parse_s3_url
+from catalog.tasks import ingest_run_task
 from catalog.volume_stats import StatisticsError, compute
 
 ProgressCallback = Callable[[int, int], None]
@@ -48,15 +48,6 @@ METADATA_FIELDS = (
     "validation_errors",
 )
 CONTRAST_FIELDS = ("contrast_min", "contrast_max", "contrast_start", "contrast_end")
-
-
-class IngestRequestError(ValueError):
-    """The ingest request itself is wrong (bad URL, bucket not allowed, unknown dataset)."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
 
 
 @dataclass
@@ -75,7 +66,10 @@ class IngestSummary:
     crops_created: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    changed_dataset_ids: set[int] = field(default_factory=set)
+
+    def counts(self) -> dict[str, int]:
+        """The run's result counters (``IngestRun.COUNT_FIELDS``)."""
+        return {name: getattr(self, name) for name in IngestRun.COUNT_FIELDS}
 
     def as_report(self) -> dict[str, Any]:
         return {
@@ -99,10 +93,10 @@ def validate_ingest_prefix(*, prefix: str, allow_any_bucket: bool = False) -> S3
     try:
         location = parse_s3_url(prefix.strip())
     except ValueError as error:
-        raise IngestRequestError("prefix", f"{error}; expected s3://bucket/prefix") from error
+        raise InvalidRequestError.on("prefix", f"{error}; expected s3://bucket/prefix") from error
     if not allow_any_bucket and location.bucket not in settings.INGEST_ALLOWED_BUCKETS:
         allowed = ", ".join(settings.INGEST_ALLOWED_BUCKETS) or "none"
-        raise IngestRequestError(
+        raise InvalidRequestError.on(
             "prefix", f"bucket {location.bucket!r} is not allowed for ingest (allowed buckets: {allowed})"
         )
     return location
@@ -113,7 +107,7 @@ def _dataset_by_slug(slug: str | None) -> Dataset | None:
         return None
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None:
-        raise IngestRequestError("dataset", f"no dataset with slug {slug!r}")
+        raise InvalidRequestError.on("dataset", f"no dataset with slug {slug!r}")
     return dataset
 
 
@@ -143,8 +137,6 @@ def enqueue_ingest_run(*, run: IngestRun) -> None:
     Without a broker (eager Celery) the task runs here once, without retries (nothing could
     run them later) and without raising into the request: the run records the outcome.
     """
-    from catalog.tasks import ingest_run_task
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
         eager = {"args": [run.pk], "retries": ingest_run_task.max_retries, "throw": False}
         transaction.on_commit(lambda: ingest_run_task.apply(**eager), robust=True)
@@ -152,7 +144,19 @@ def enqueue_ingest_run(*, run: IngestRun) -> None:
         transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
 
 
-# --- runs (the task's side) ---------------------------------------------------------------
+def run_ingest_now(
+    *, prefix: str, dataset_slug: str | None = None, dry_run: bool = False, progress: ProgressCallback | None = None
+) -> tuple[IngestRun, IngestSummary]:
+    """Record and run an ingest in this process (the ``ingest`` command), any bucket allowed:
+    the curator's own credentials decide what can be read. Raises what the run raised."""
+    location = validate_ingest_prefix(prefix=prefix, allow_any_bucket=True)
+    run = IngestRun.objects.create(prefix=location.url, dataset=_dataset_by_slug(dataset_slug), dry_run=dry_run)
+    summary = execute_ingest_run(run_id=run.pk, allow_any_bucket=True, progress=progress)
+    run.refresh_from_db()
+    return run, summary
+
+
+# --- runs: one lifecycle for the task and the command ----------------------------------------
 
 
 def _update_run(run_id: int, **values: Any) -> None:
@@ -164,8 +168,16 @@ def record_progress(run_id: int, done: int, total: int) -> None:
     _update_run(run_id, progress_done=min(done, total), progress_total=total)
 
 
-def execute_ingest_run(*, run_id: int) -> IngestRun:
-    """Run a queued ingest and record its outcome; S3 errors propagate for the task to retry."""
+def execute_ingest_run(
+    *,
+    run_id: int,
+    allow_any_bucket: bool = False,
+    progress: ProgressCallback | None = None,
+    final_attempt: bool = True,
+) -> IngestSummary:
+    """Run a recorded ingest and write its outcome on the run: running, then succeeded with its
+    counts, or failed with the error. A transient S3 error that is not the final attempt leaves
+    the run waiting to retry and propagates, for the task to retry it."""
     run = IngestRun.objects.select_related("dataset").get(pk=run_id)
     _update_run(
         run_id,
@@ -174,34 +186,34 @@ def execute_ingest_run(*, run_id: int) -> IngestRun:
         started_at=run.started_at or timezone.now(),
         error="",
     )
-    location = validate_ingest_prefix(prefix=run.prefix)
-    summary = ingest_prefix(
-        location=location,
-        dataset=run.dataset,
-        dry_run=run.dry_run,
-        progress=lambda done, total: record_progress(run_id, done, total),
-    )
+
+    def report(done: int, total: int) -> None:
+        record_progress(run_id, done, total)
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        location = validate_ingest_prefix(prefix=run.prefix, allow_any_bucket=allow_any_bucket)
+        summary = ingest_prefix(location=location, dataset=run.dataset, dry_run=run.dry_run, progress=report)
+    except S3TransientError as error:
+        if final_attempt:
+            _update_run(
+                run_id, status=IngestRun.Status.FAILED, error=describe_failure(error), finished_at=timezone.now()
+            )
+        else:
+            _update_run(run_id, status=IngestRun.Status.RETRYING, error=describe_failure(error))
+        raise
+    except Exception as error:
+        _update_run(run_id, status=IngestRun.Status.FAILED, error=describe_failure(error), finished_at=timezone.now())
+        raise
     _update_run(
         run_id,
         status=IngestRun.Status.SUCCEEDED,
         finished_at=timezone.now(),
-        found=summary.found,
-        created=summary.created,
-        updated=summary.updated,
-        missing=summary.missing,
-        invalid=summary.invalid,
         report=summary.as_report(),
+        **summary.counts(),
     )
-    run.refresh_from_db()
-    return run
-
-
-def mark_run_retrying(*, run_id: int, error: str) -> None:
-    _update_run(run_id, status=IngestRun.Status.RETRYING, error=error)
-
-
-def mark_run_failed(*, run_id: int, error: str) -> None:
-    _update_run(run_id, status=IngestRun.Status.FAILED, error=error, finished_at=timezone.now())
+    return summary
 
 
 # --- the ingest itself --------------------------------------------------------------------
@@ -270,9 +282,6 @@ def ingest_prefix(
             source=location.url,
         )
     report(len(descriptions), len(descriptions))
-    if summary.changed_dataset_ids and not dry_run:
-        refresh_search_index(summary.changed_dataset_ids)
-        bump_catalog_version()
     return summary
 
 
@@ -342,11 +351,10 @@ def _write_dataset(
                     **_geometry_from_em(descriptions),
                 )
                 summary.datasets_created.append(slug)
-            changed = False
             taken = set(Volume.objects.filter(dataset=dataset).values_list("name", flat=True))
             for description in descriptions:
                 volume = existing.get(description.url)
-                changed |= _upsert_volume(
+                _upsert_volume(
                     dataset=volume.dataset if volume else dataset,
                     volume=volume,
                     description=description,
@@ -356,17 +364,13 @@ def _write_dataset(
                     summary=summary,
                     saved_files=saved_files,
                 )
-            changed |= _sync_crops(dataset=dataset, descriptions=descriptions, classes=classes, summary=summary)
+            _sync_crops(dataset=dataset, descriptions=descriptions, classes=classes, summary=summary)
             for volume in gone:
                 volume.status = VolumeStatus.MISSING
                 volume.save(update_fields=["status", "updated_at"])
                 summary.missing += 1
-                changed = True
-            if changed or dataset.slug in summary.datasets_created:
-                summary.changed_dataset_ids.add(dataset.pk)
             if summary.dry_run:
                 transaction.set_rollback(True)
-                summary.changed_dataset_ids.discard(dataset.pk)
     except Exception:
         for name in saved_files:
             default_storage.delete(name)
@@ -375,7 +379,7 @@ def _write_dataset(
 
 def _sync_crops(
     *, dataset: Dataset, descriptions: list[VolumeDescription], classes: dict[str, LabelClass], summary: IngestSummary
-) -> bool:
+) -> None:
     """Create the ground-truth crops the bucket holds and link the classes it labels in them.
 
     A new crop takes its geometry from its ``all`` array (else its first class) and counts as
@@ -387,9 +391,8 @@ def _sync_crops(
         if description.crop_number is not None and description.is_valid:
             arrays[description.crop_number].append(description)
     if not arrays:
-        return False
+        return
     crops = {crop.number: crop for crop in Crop.objects.filter(number__in=arrays).prefetch_related("label_classes")}
-    changed = False
     for number, members in sorted(arrays.items()):
         crop = crops.get(number)
         if crop is None:
@@ -399,7 +402,6 @@ def _sync_crops(
                 continue
             summary.crops_created.append(number)
             linked: set[int] = set()
-            changed = True
         elif crop.dataset_id != dataset.pk:
             summary.warnings.append(f"crop{number} belongs to dataset {crop.dataset_id}, not {dataset.slug}")
             continue
@@ -408,8 +410,6 @@ def _sync_crops(
         wanted = {classes[m.label_class].pk for m in members if m.label_class and m.label_class in classes}
         if wanted - linked:
             crop.label_classes.add(*(wanted - linked))
-            changed = True
-    return changed
 
 
 def _new_crop(dataset: Dataset, number: int, members: list[VolumeDescription]) -> Crop | None:
@@ -480,8 +480,8 @@ def _upsert_volume(
     taken: set[str],
     summary: IngestSummary,
     saved_files: list[str],
-) -> bool:
-    """Create or update one volume (and its statistics); True when anything was written."""
+) -> None:
+    """Create or update one volume (and its statistics), counting it in the summary."""
     values = _metadata_values(description)
     if description.errors:
         summary.problems[description.url] = values["validation_errors"]
@@ -509,7 +509,7 @@ def _upsert_volume(
         _sync_meshes(volume, description)
         summary.created += 1
         _save_statistics(volume, statistics, saved_files)
-        return True
+        return
     changed_fields = [name for name, value in values.items() if value is not None and getattr(volume, name) != value]
     for name in changed_fields:
         setattr(volume, name, values[name])
@@ -520,11 +520,11 @@ def _upsert_volume(
     if changed_fields:
         volume.save(update_fields=[*dict.fromkeys(changed_fields), "updated_at"])
     meshes_changed = _sync_meshes(volume, description)
+    _save_statistics(volume, statistics, saved_files)
     if changed_fields or meshes_changed:
         summary.updated += 1
     else:
         summary.unchanged += 1
-    return _save_statistics(volume, statistics, saved_files) or bool(changed_fields) or meshes_changed
 
 
 def _sync_meshes(volume: Volume, description: VolumeDescription) -> bool:
@@ -568,10 +568,10 @@ def _apply_statistics_values(volume: Volume, statistics: Any) -> list[str]:
     return changed
 
 
-def _save_statistics(volume: Volume, statistics: Any, saved_files: list[str]) -> bool:
+def _save_statistics(volume: Volume, statistics: Any, saved_files: list[str]) -> None:
     """Store new statistics and their thumbnail (the old file goes once the transaction commits)."""
     if statistics is None or isinstance(statistics, VolumeStatistics):
-        return False
+        return
     record = VolumeStatistics.objects.filter(volume=volume).first() or VolumeStatistics(volume=volume)
     old_file = record.thumbnail.name if record.thumbnail else ""
     for name in ("level_path", "fingerprint", "data_min", "data_max", *CONTRAST_FIELDS):
@@ -584,7 +584,6 @@ def _save_statistics(volume: Volume, statistics: Any, saved_files: list[str]) ->
     record.save()
     if old_file and old_file != record.thumbnail.name:
         transaction.on_commit(lambda: default_storage.delete(old_file))
-    return True
 
 
 def describe_failure(error: BaseException) -> str:

@@ -5,7 +5,8 @@ the manifest, so a second load of the same files changes nothing (not even ``upd
 and an edited manifest updates exactly the fields that changed. A manifest with any error is
 rejected whole, with messages naming the file, the record and the field, and the database
 is left as it was. Records the manifests no longer mention are reported and kept unless the
-caller asks to prune them: other paths (ingest, the API, the admin) add records too.
+caller asks to prune them: other paths (ingest, the API, the admin) add records too. Search
+texts and caches follow on commit (``catalog.freshness``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db import IntegrityError, models, transaction
 from pydantic import BaseModel, ValidationError
 
 from catalog import models as m
+from catalog.errors import InvalidRequestError
 from catalog.models.base import AXES, ContentType, VolumeStatus
 from catalog.schemas.manifest import (
     CollectionManifest,
@@ -31,8 +33,6 @@ from catalog.schemas.manifest import (
     VocabularyManifest,
     VolumeManifest,
 )
-from catalog.search import refresh_search_index
-from catalog.selectors import bump_catalog_version
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -46,12 +46,12 @@ REFERENCE_CATALOG = Path(__file__).resolve().parents[1] / "reference"
 MIN_PLAUSIBLE_VOXELS = 100
 
 
-class ManifestError(Exception):
+class ManifestError(InvalidRequestError):
     """The manifests cannot be loaded; each problem names its file, record and field."""
 
     def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems), [{"field": "", "message": problem} for problem in problems])
         self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass
@@ -232,9 +232,6 @@ def load_catalog(*, files: CatalogFiles, prune: bool = False) -> LoadReport:
     try:
         with transaction.atomic():
             loader.load(files)
-            if loader.report.changed:
-                refresh_search_index(loader.dataset_ids)
-                transaction.on_commit(bump_catalog_version)
     except IntegrityError as error:
         raise ManifestError([f"{loader.context}: the database refused the record: {error}"]) from error
     return loader.report
@@ -270,7 +267,6 @@ class _Loader:
         self.prune = prune
         self.report = report if report is not None else LoadReport()
         self.context = "catalog"
-        self.dataset_ids: list[int] = []
         self._class_ids: dict[str, int] | None = None
 
     @contextmanager
@@ -378,7 +374,6 @@ class _Loader:
                 m.Dataset, m.Dataset.objects.filter(slug=manifest.slug).first(), self.dataset_values(manifest)
             )
             self.dataset_links(dataset, manifest)
-            self.dataset_ids.append(dataset.pk)
         class_ids = self.class_ids()
         volumes = {v.name: v for v in dataset.volumes.all()}
         saved_volumes = {}
@@ -582,10 +577,10 @@ class _Loader:
         self,
         dataset: m.Dataset,
         manifest: Any,
-        existing: m.View | None,
+        existing: m.CuratedView | None,
         volumes: dict[str, m.Volume],
         class_ids: dict[str, int],
-    ) -> m.View:
+    ) -> m.CuratedView:
         dangling = [name for name in manifest.layers if name not in volumes]
         values: dict[str, Any] = {
             "dataset_id": dataset.pk,
@@ -599,9 +594,9 @@ class _Loader:
             ],
         }
         values |= _axes("position", manifest.position_nm)
-        view = self.sync(m.View, existing, values)
+        view = self.sync(m.CuratedView, existing, values)
         self.sync_children(
-            m.ViewLayer,
+            m.CuratedViewLayer,
             {layer.position: layer for layer in view.layers.all()},
             {
                 position: {"view_id": view.pk, "position": position, "name": name, "volume_id": _pk(volumes.get(name))}

@@ -3,8 +3,8 @@
 Payloads are validated by the manifest models (catalog.schemas.manifest), the same ones that
 check the catalog files, and written by the loader's save functions, so a record means the
 same thing whichever way it arrives. References (organism, tissues, label classes, crop
-numbers) are checked first: a bad payload raises ``RecordError`` listing every problem and
-changes nothing. Every write refreshes the search index and, on commit, bumps the catalog version.
+numbers) are checked first: a bad payload raises ``InvalidRequestError`` (400) listing every
+problem and changes nothing. Search texts and caches follow on commit (``catalog.freshness``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 import pydantic
 from django.db import IntegrityError, transaction
 
+from catalog.errors import InvalidRequestError
 from catalog.models import Crop, Dataset, LabelClass, Organism, Tissue, Volume
 from catalog.schemas.manifest import CropManifest, DatasetManifest, Slug, VolumeManifest
-from catalog.search import refresh_search_index
-from catalog.selectors import bump_catalog_version
 from catalog.services.loading import save_crop, save_dataset, save_volume
 
 BODY = "body"
@@ -36,21 +35,13 @@ class CropPayload(CropManifest):
     dataset: Slug
 
 
-class RecordError(Exception):
-    """A write that cannot be done; ``errors`` lists each ``{field, message}``."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{error['field']}: {error['message']}" for error in errors))
-
-
 def _validate(model: type[pydantic.BaseModel], payload: Any) -> Any:
     if not isinstance(payload, dict):
-        raise RecordError([{"field": BODY, "message": "Expected a JSON object."}])
+        raise InvalidRequestError.from_problems([{"field": BODY, "message": "Expected a JSON object."}])
     try:
         return model.model_validate(payload)
     except pydantic.ValidationError as error:
-        raise RecordError(
+        raise InvalidRequestError.from_problems(
             [
                 {"field": ".".join(str(part) for part in item["loc"]) or BODY, "message": item["msg"]}
                 for item in error.errors(include_url=False)
@@ -124,15 +115,8 @@ def _dataset_errors(manifest: DatasetManifest, existing: Dataset | None) -> list
     return errors
 
 
-def _finish(dataset_ids: Iterable[int]) -> None:
-    """Refresh the changed datasets' search fields in the same transaction, and invalidate
-    cached reads once it has committed (so no reader caches the old data under the new version)."""
-    refresh_search_index(dataset_ids)
-    transaction.on_commit(bump_catalog_version)
-
-
-def _integrity(error: IntegrityError) -> RecordError:
-    return RecordError([{"field": BODY, "message": f"The database refused the record: {error}"}])
+def _integrity(error: IntegrityError) -> InvalidRequestError:
+    return InvalidRequestError.from_problems([{"field": BODY, "message": f"The database refused the record: {error}"}])
 
 
 @transaction.atomic
@@ -140,7 +124,9 @@ def create_dataset(*, payload: Any) -> Dataset:
     """A new dataset (and the volumes, crops and views its manifest lists)."""
     manifest: DatasetManifest = _validate(DatasetManifest, payload)
     if Dataset.objects.filter(slug=manifest.slug).exists():
-        raise RecordError([{"field": "slug", "message": f"A dataset {manifest.slug!r} exists; PUT to update it."}])
+        raise InvalidRequestError.from_problems(
+            [{"field": "slug", "message": f"A dataset {manifest.slug!r} exists; PUT to update it."}]
+        )
     return _save_dataset(manifest, None)
 
 
@@ -150,20 +136,21 @@ def update_dataset(*, dataset: Dataset, payload: Any) -> Dataset:
     created or updated, and those it does not list are kept."""
     manifest: DatasetManifest = _validate(DatasetManifest, payload)
     if manifest.slug != dataset.slug:
-        raise RecordError([{"field": "slug", "message": f"Must be {dataset.slug!r}; slugs do not change."}])
+        raise InvalidRequestError.from_problems(
+            [{"field": "slug", "message": f"Must be {dataset.slug!r}; slugs do not change."}]
+        )
     return _save_dataset(manifest, dataset)
 
 
 def _save_dataset(manifest: DatasetManifest, existing: Dataset | None) -> Dataset:
     errors = _dataset_errors(manifest, existing)
     if errors:
-        raise RecordError(errors)
+        raise InvalidRequestError.from_problems(errors)
     try:
         with transaction.atomic():
             dataset = save_dataset(manifest=manifest)
     except IntegrityError as error:
         raise _integrity(error) from error
-    _finish([dataset.pk])
     return dataset
 
 
@@ -171,13 +158,12 @@ def _save_dataset(manifest: DatasetManifest, existing: Dataset | None) -> Datase
 def delete_dataset(*, dataset: Dataset) -> None:
     """Delete a dataset with its volumes, crops, views and scores."""
     dataset.delete()
-    transaction.on_commit(bump_catalog_version)
 
 
 def _payload_dataset(slug: str, field: str = "dataset") -> Dataset:
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None:
-        raise RecordError([{"field": field, "message": f"Unknown dataset {slug!r}."}])
+        raise InvalidRequestError.from_problems([{"field": field, "message": f"Unknown dataset {slug!r}."}])
     return dataset
 
 
@@ -187,7 +173,9 @@ def create_volume(*, payload: Any) -> Volume:
     manifest: VolumePayload = _validate(VolumePayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if dataset.volumes.filter(name=manifest.name).exists():
-        raise RecordError([{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}])
+        raise InvalidRequestError.from_problems(
+            [{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}]
+        )
     return _save_volume(dataset, manifest)
 
 
@@ -197,36 +185,33 @@ def update_volume(*, volume: Volume, payload: Any) -> Volume:
     manifest: VolumePayload = _validate(VolumePayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if dataset.volumes.filter(name=manifest.name).exclude(pk=volume.pk).exists():
-        raise RecordError([{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}])
-    previous_dataset_id = volume.dataset_id
+        raise InvalidRequestError.from_problems(
+            [{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}]
+        )
     if (volume.dataset_id, volume.name) != (dataset.pk, manifest.name):
         volume.dataset = dataset
         volume.name = manifest.name
         volume.save(update_fields=["dataset", "name", "updated_at"])
     saved = _save_volume(dataset, manifest)
-    _finish([previous_dataset_id])
     return saved
 
 
 def _save_volume(dataset: Dataset, payload: VolumePayload) -> Volume:
     errors = _class_errors(_volume_class_references(payload, ""))
     if errors:
-        raise RecordError(errors)
+        raise InvalidRequestError.from_problems(errors)
     manifest = VolumeManifest.model_validate(payload.model_dump(exclude={"dataset"}))
     try:
         with transaction.atomic():
             volume = save_volume(dataset=dataset, manifest=manifest)
     except IntegrityError as error:
         raise _integrity(error) from error
-    _finish([dataset.pk])
     return volume
 
 
 @transaction.atomic
 def delete_volume(*, volume: Volume) -> None:
-    dataset_id = volume.dataset_id
     volume.delete()
-    _finish([dataset_id])
 
 
 @transaction.atomic
@@ -235,7 +220,9 @@ def create_crop(*, payload: Any) -> Crop:
     manifest: CropPayload = _validate(CropPayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if Crop.objects.filter(number=manifest.number).exists():
-        raise RecordError([{"field": "number", "message": f"Crop {manifest.number} exists; PUT to update it."}])
+        raise InvalidRequestError.from_problems(
+            [{"field": "number", "message": f"Crop {manifest.number} exists; PUT to update it."}]
+        )
     return _save_crop(dataset, manifest)
 
 
@@ -244,30 +231,26 @@ def update_crop(*, crop: Crop, payload: Any) -> Crop:
     """Replace a crop from a full manifest; its number cannot change."""
     manifest: CropPayload = _validate(CropPayload, payload)
     if manifest.number != crop.number:
-        raise RecordError([{"field": "number", "message": f"Must be {crop.number}; crop numbers do not change."}])
+        raise InvalidRequestError.from_problems(
+            [{"field": "number", "message": f"Must be {crop.number}; crop numbers do not change."}]
+        )
     dataset = _payload_dataset(manifest.dataset)
-    previous_dataset_id = crop.dataset_id
-    saved = _save_crop(dataset, manifest)
-    _finish([previous_dataset_id])
-    return saved
+    return _save_crop(dataset, manifest)
 
 
 def _save_crop(dataset: Dataset, payload: CropPayload) -> Crop:
     errors = _class_errors(_crop_class_references(payload, ""))
     if errors:
-        raise RecordError(errors)
+        raise InvalidRequestError.from_problems(errors)
     manifest = CropManifest.model_validate(payload.model_dump(exclude={"dataset"}))
     try:
         with transaction.atomic():
             crop = save_crop(dataset=dataset, manifest=manifest)
     except IntegrityError as error:
         raise _integrity(error) from error
-    _finish([dataset.pk])
     return crop
 
 
 @transaction.atomic
 def delete_crop(*, crop: Crop) -> None:
-    dataset_id = crop.dataset_id
     crop.delete()
-    _finish([dataset_id])

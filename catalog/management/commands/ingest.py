@@ -1,8 +1,8 @@
 """``manage.py ingest s3://bucket/prefix``: bring the catalog in step with an S3 prefix.
 
 Runs in the foreground with a progress bar and prints a summary. Unlike the API and the
-tasks, the command may read any bucket the curator's own credentials reach. Every run is
-recorded as an IngestRun so it shows up next to the API's runs in the admin.
+tasks, the command may read any bucket the curator's own credentials reach. The run is
+recorded by the ingest service, exactly as the API's runs are, so it shows up in the admin.
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.models import Dataset, IngestRun
+from catalog.errors import CatalogError
 from catalog.s3 import S3Error
-from catalog.services.ingest import (
-    IngestRequestError,
-    IngestSummary,
-    describe_failure,
-    ingest_prefix,
-    validate_ingest_prefix,
-)
+from catalog.services.ingest import IngestSummary, run_ingest_now
 
 
 class Command(BaseCommand):
@@ -33,50 +26,21 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
 
     def handle(self, *args: Any, prefix: str, dataset: str | None, dry_run: bool, **options: Any) -> None:
-        try:
-            location = validate_ingest_prefix(prefix=prefix, allow_any_bucket=True)
-        except IngestRequestError as error:
-            raise CommandError(f"{error.field}: {error.message}") from error
-        target = None
-        if dataset:
-            target = Dataset.objects.filter(slug=dataset).first()
-            if target is None:
-                raise CommandError(f"--dataset: no dataset with slug {dataset!r}")
-        run = IngestRun.objects.create(
-            prefix=location.url,
-            dataset=target,
-            dry_run=dry_run,
-            status=IngestRun.Status.RUNNING,
-            attempts=1,
-            started_at=timezone.now(),
-        )
         with tqdm(total=0, unit="volume", desc="ingest", disable=options["verbosity"] == 0) as bar:
 
             def progress(done: int, total: int) -> None:
                 bar.total = total
                 bar.n = done
                 bar.refresh()
-                IngestRun.objects.filter(pk=run.pk).update(progress_done=done, progress_total=total)
 
             try:
-                summary = ingest_prefix(location=location, dataset=target, dry_run=dry_run, progress=progress)
-            except Exception as error:
-                IngestRun.objects.filter(pk=run.pk).update(
-                    status=IngestRun.Status.FAILED, error=describe_failure(error), finished_at=timezone.now()
-                )
-                if isinstance(error, S3Error):
-                    raise CommandError(str(error)) from error
-                raise
-        IngestRun.objects.filter(pk=run.pk).update(
-            status=IngestRun.Status.SUCCEEDED,
-            finished_at=timezone.now(),
-            found=summary.found,
-            created=summary.created,
-            updated=summary.updated,
-            missing=summary.missing,
-            invalid=summary.invalid,
-            report=summary.as_report(),
-        )
+                run, summary = run_ingest_now(prefix=prefix, dataset_slug=dataset, dry_run=dry_run, progress=progress)
+            except CatalogError as error:
+                field = error.errors[0]["field"] if error.errors else ""
+                option = f"--{field}" if field == "dataset" else field
+                raise CommandError(f"{option}: {error.detail}") from error
+            except S3Error as error:
+                raise CommandError(str(error)) from error
         self._print_summary(summary, run.pk)
 
     def _print_summary(self, summary: IngestSummary, run_id: int) -> None:

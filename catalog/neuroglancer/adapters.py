@@ -1,66 +1,20 @@
-"""Glue between the catalog's records and the Neuroglancer recipe in ``catalog.neuroglancer``.
+"""Catalog records -> the Neuroglancer recipe's plain inputs, and the states built from them.
 
-Reads model instances (with the queries needed to fetch their related rows once), turns them
-into the recipe's plain inputs, and builds the links that the API and the pages show. The
-links cost no query: ``neuroglancer_links`` only reverses URLs and reads settings.
+Reads model instances with the queries needed to fetch their related rows once, turns them
+into ``recipe`` dataclasses, and calls the recipe. Reads only: a volume's viewer problem is
+computed here but stored by the write paths (``catalog.indexing``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Literal
 
-from django.conf import settings
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
 
-from catalog import neuroglancer as ng
-from catalog.models import Crop, Dataset, View, Volume, VolumeChannel
-from catalog.models.base import AXES
-
-Kind = Literal["dataset", "volume", "crop", "view"]
-STATE_URL_NAMES: dict[str, str] = {
-    "dataset": "state-dataset",
-    "volume": "state-volume",
-    "crop": "state-crop",
-    "view": "state-view",
-}
-
-
-def s3_endpoint() -> str:
-    """The S3-compatible server sources are read from (blank: AWS itself)."""
-    return getattr(settings, "AWS_ENDPOINT_URL_S3", "") or ""
-
-
-def self_hosted_viewer_available() -> bool:
-    """True when ``make viewer`` has built the Neuroglancer client into viewer/dist/."""
-    dist = getattr(settings, "VIEWER_DIST_DIR", None)
-    return dist is not None and (Path(dist) / "index.html").is_file()
-
-
-def viewer_base_url(request: HttpRequest | None = None) -> str:
-    """The Neuroglancer that links open: the setting, else our /neuroglancer/, else the public one."""
-    configured = getattr(settings, "NEUROGLANCER_VIEWER_URL", "")
-    if configured:
-        return configured
-    if self_hosted_viewer_available():
-        path = reverse("neuroglancer-viewer")
-        return request.build_absolute_uri(path) if request is not None else path
-    return settings.PUBLIC_NEUROGLANCER_VIEWER_URL
-
-
-def neuroglancer_links(request: HttpRequest | None, kind: Kind, key: str | int) -> dict[str, str]:
-    """The state URL of a dataset (slug), volume (pk), crop (number) or view (pk) and the viewer
-    link opening it; ``neuroglancer_inline_url`` redirects to the viewer with the state inline."""
-    path = reverse(STATE_URL_NAMES[kind], args=[key])
-    state_url = request.build_absolute_uri(path) if request is not None else path
-    return {
-        "neuroglancer_state_url": state_url,
-        "neuroglancer_url": ng.viewer_url(viewer_base_url(request), state_url),
-        "neuroglancer_inline_url": f"{state_url}?inline=1",
-    }
+from catalog.models import Crop, CuratedView, Dataset, Volume, VolumeChannel
+from catalog.models.base import AXES, VolumeStatus
+from catalog.neuroglancer import recipe as ng
+from catalog.neuroglancer.links import s3_endpoint
 
 
 def _vector(obj: object, prefix: str) -> ng.Vec3 | None:
@@ -88,9 +42,14 @@ def dataset_info(dataset: Dataset, crops: list[ng.CropInfo] | None = None) -> ng
     )
 
 
-def volume_info(volume: Volume) -> ng.VolumeInfo:
-    """Expects ``volumes_for_viewer()`` prefetching; otherwise costs a few queries."""
-    label_class = volume.label_class
+def volume_info(volume: Volume, *, related: bool = True) -> ng.VolumeInfo:
+    """The recipe's view of a volume, built here and nowhere else.
+
+    With ``related`` (the default) it expects ``volumes_for_viewer()`` prefetching, else it costs
+    a few queries; without, channels, segment labels and meshes are left out, which costs no
+    query and is enough to decide whether the volume can be shown at all.
+    """
+    label_class = volume.label_class if related else None
     return ng.VolumeInfo(
         id=volume.pk,
         name=volume.name,
@@ -111,11 +70,14 @@ def volume_info(volume: Volume) -> ng.VolumeInfo:
         invert_lut=volume.invert_lut,
         label_class=label_class.name if label_class else "",
         label_class_colour=label_class.colour if label_class else "",
-        channels=tuple(ng.ChannelInfo(c.index, c.name, c.colour) for c in volume.channels.all()),
+        catalog_problem=catalog_problem(volume),
+        channels=tuple(ng.ChannelInfo(c.index, c.name, c.colour) for c in volume.channels.all()) if related else (),
         segment_labels=tuple(
             ng.SegmentLabelInfo(s.value, s.name, s.colour or (s.label_class.colour if s.label_class else ""))
             for s in volume.segment_labels.all()
-        ),
+        )
+        if related
+        else (),
         meshes=tuple(
             ng.MeshInfo(
                 name=m.name,
@@ -126,8 +88,33 @@ def volume_info(volume: Volume) -> ng.VolumeInfo:
                 segment_ids=tuple(int(i) for i in (m.segment_ids or []) if str(i).isdigit()),
             )
             for m in volume.meshes.all()
-        ),
+        )
+        if related
+        else (),
     )
+
+
+def catalog_problem(volume: Volume) -> tuple[str, str] | None:
+    """What the catalog already knows keeps a volume from the viewer: ingest found its
+    metadata broken (status invalid) or its data gone (status missing)."""
+    if volume.status == VolumeStatus.INVALID:
+        for error in volume.validation_errors or []:
+            if isinstance(error, dict) and error.get("message"):
+                return str(error.get("field") or "status"), f"The volume is invalid: {error['message']}"
+        return "status", "The volume is marked invalid."
+    if volume.status == VolumeStatus.MISSING:
+        return "url", "The volume's data was not found at its storage location when it was last ingested."
+    return None
+
+
+def viewer_problem(volume: Volume) -> ng.NotViewableError | None:
+    """Why this volume cannot be opened in Neuroglancer, or None: the check the states make,
+    on the volume's own columns (no query), for the write paths to store on the volume."""
+    try:
+        ng.check_volume(volume_info(volume, related=False), s3_endpoint())
+    except ng.NotViewableError as error:
+        return error
+    return None
 
 
 def volumes_for_viewer(queryset: QuerySet[Volume] | None = None) -> QuerySet[Volume]:
@@ -156,43 +143,11 @@ def crop_info(crop: Crop, *, with_classes: bool = True) -> ng.CropInfo:
     )
 
 
-def view_info(view: View) -> ng.ViewInfo:
+def curated_view_info(view: CuratedView) -> ng.CuratedViewInfo:
     orientation = view.orientation if isinstance(view.orientation, list) else None
-    return ng.ViewInfo(name=view.name, position=_vector(view, "position"), scale=view.scale, orientation=orientation)
-
-
-def viewer_error(volume: Volume) -> ng.NotViewableError | None:
-    """Why this volume cannot be opened in Neuroglancer, or None; costs no query."""
-    info = ng.VolumeInfo(
-        id=volume.pk,
-        name=volume.name,
-        url=volume.url,
-        format=volume.format,
-        kind=volume.kind,
-        content_type=volume.content_type,
-        shape=_vector(volume, "shape"),
-        scale=_vector(volume, "scale"),
-        translation=_vector(volume, "translation"),
-        contrast_min=volume.contrast_min,
-        contrast_max=volume.contrast_max,
-        contrast_start=volume.contrast_start,
-        contrast_end=volume.contrast_end,
+    return ng.CuratedViewInfo(
+        name=view.name, position=_vector(view, "position"), scale=view.scale, orientation=orientation
     )
-    try:
-        ng.check_volume(info, s3_endpoint())
-    except ng.NotViewableError as error:
-        return error
-    return None
-
-
-def viewer_problem(volume: Volume) -> dict[str, str] | None:
-    """Why this volume cannot be opened in Neuroglancer ({field, message}), or None.
-
-    Costs no query (channels, meshes and labels do not decide it), so list pages and
-    serializers can hide the viewer link of a TIFF without asking for its state.
-    """
-    error = viewer_error(volume)
-    return None if error is None else error.as_error()
 
 
 def _infos(volumes: Iterable[Volume]) -> list[ng.VolumeInfo]:
@@ -204,25 +159,22 @@ def build_volume_state(volume: Volume) -> dict:
     return ng.volume_state(dataset_info(volume.dataset), volume_info(volume), s3_endpoint())
 
 
-def build_dataset_state(dataset: Dataset) -> tuple[ng.StateResult, dict[int, Volume]]:
+def build_dataset_state(dataset: Dataset) -> ng.StateResult:
     volumes = list(volumes_for_viewer(dataset.volumes.all()))
     crops = dataset_crops(dataset)
-    result = ng.dataset_state(dataset_info(dataset, crops), _infos(volumes), s3_endpoint(), crops)
-    return result, {v.pk: v for v in volumes}
+    return ng.dataset_state(dataset_info(dataset, crops), _infos(volumes), s3_endpoint(), crops)
 
 
-def build_custom_state(dataset: Dataset, volumes: Sequence[Volume]) -> tuple[ng.StateResult, dict[int, Volume]]:
-    result = ng.custom_state(dataset_info(dataset), _infos(volumes), s3_endpoint())
-    return result, {v.pk: v for v in volumes}
+def build_custom_state(dataset: Dataset, volumes: Sequence[Volume]) -> ng.StateResult:
+    return ng.custom_state(dataset_info(dataset), _infos(volumes), s3_endpoint())
 
 
-def build_view_state(view: View) -> tuple[ng.StateResult, dict[int, Volume]]:
+def build_curated_view_state(view: CuratedView) -> ng.StateResult:
     """Layers in the view's order; names that match no volume are skipped (recorded at load)."""
     layer_volume_ids = [layer.volume_id for layer in view.layers.all() if layer.volume_id is not None]
     by_id = {v.pk: v for v in volumes_for_viewer(Volume.objects.filter(pk__in=layer_volume_ids))}
     volumes = [by_id[pk] for pk in dict.fromkeys(layer_volume_ids) if pk in by_id]
-    result = ng.view_state(dataset_info(view.dataset), view_info(view), _infos(volumes), s3_endpoint())
-    return result, by_id
+    return ng.curated_view_state(dataset_info(view.dataset), curated_view_info(view), _infos(volumes), s3_endpoint())
 
 
 def _container(url: str) -> str:
@@ -247,7 +199,7 @@ def primary_images(dataset: Dataset, near: str = "") -> list[Volume]:
     return images
 
 
-def build_crop_state(crop: Crop) -> tuple[ng.StateResult, dict[int, Volume]]:
+def build_crop_state(crop: Crop) -> ng.StateResult:
     images = primary_images(crop.dataset, near=crop.labels_url)
     viewable = []
     for image in images:
@@ -257,5 +209,4 @@ def build_crop_state(crop: Crop) -> tuple[ng.StateResult, dict[int, Volume]]:
         except ng.NotViewableError:
             continue
         viewable.append(info)
-    result = ng.crop_state(dataset_info(crop.dataset), crop_info(crop), viewable[:1], s3_endpoint())
-    return result, {v.pk: v for v in images}
+    return ng.crop_state(dataset_info(crop.dataset), crop_info(crop), viewable[:1], s3_endpoint())

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 
-class View(models.Model):
+class CuratedView(models.Model):
     """A curated camera position, scale and orientation over some of a dataset's volumes."""
 
     dataset = models.ForeignKey("catalog.Dataset", on_delete=models.CASCADE, related_name="views")
@@ -26,6 +26,7 @@ class View(models.Model):
 
     class Meta:
         ordering = ["dataset", "id"]
+        verbose_name = "curated view"
         constraints = [
             models.UniqueConstraint(fields=["dataset", "name"], name="view_unique_name"),
             models.CheckConstraint(condition=Q(scale__isnull=True) | Q(scale__gt=0), name="view_scale_positive"),
@@ -35,11 +36,11 @@ class View(models.Model):
         return f"{self.dataset_id}: {self.name}"
 
 
-class ViewLayer(models.Model):
+class CuratedViewLayer(models.Model):
     """One layer of a view, in order. ``volume`` is empty when the name matches no volume of
     the dataset: the view keeps the name and records the dangling reference as an error."""
 
-    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="layers")
+    view = models.ForeignKey(CuratedView, on_delete=models.CASCADE, related_name="layers")
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=200)
     volume = models.ForeignKey(
@@ -48,6 +49,7 @@ class ViewLayer(models.Model):
 
     class Meta:
         ordering = ["view", "position"]
+        verbose_name = "curated view layer"
         constraints = [models.UniqueConstraint(fields=["view", "position"], name="viewlayer_unique_position")]
 
     def __str__(self) -> str:

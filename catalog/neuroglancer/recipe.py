@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import neuroglancer
 from neuroglancer.json_wrappers import JsonObjectWrapper
 
+from catalog.errors import ConflictError
+
 AXES = ("x", "y", "z")
 NANOMETRE = 1e-9
 FALLBACK_VOXEL_NM: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -73,15 +75,15 @@ HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 """A white image is plain greyscale: it gets Neuroglancer's default shader."""
 
 
-class NotViewableError(Exception):
-    """A volume's metadata cannot make a valid layer; ``field`` names what is wrong.
+class NotViewableError(ConflictError):
+    """A volume's metadata cannot make a valid layer (409); ``field`` names what is wrong.
 
     ``invalid`` separates broken metadata (unknown format, zero scale) from data that is
     fine but not streamable by Neuroglancer (TIFF, HDF5, a local path).
     """
 
     def __init__(self, field: str, message: str, *, invalid: bool = False) -> None:
-        super().__init__(message)
+        super().__init__(message, [{"field": field, "message": message}])
         self.field = field
         self.message = message
         self.invalid = invalid
@@ -137,6 +139,8 @@ class VolumeInfo:
     invert_lut: bool = False
     label_class: str = ""
     label_class_colour: str = ""
+    catalog_problem: tuple[str, str] | None = None
+    """(field, message) the catalog already knows keeps the volume out (broken or missing data)."""
     channels: tuple[ChannelInfo, ...] = ()
     segment_labels: tuple[SegmentLabelInfo, ...] = ()
     meshes: tuple[MeshInfo, ...] = ()
@@ -174,7 +178,7 @@ class CropInfo:
 
 
 @dataclass(frozen=True)
-class ViewInfo:
+class CuratedViewInfo:
     name: str
     position: Vec3 | None = None
     scale: float | None = None
@@ -252,6 +256,9 @@ def mesh_source(url: str, s3_endpoint: str = "") -> str:
 
 def check_volume(volume: VolumeInfo, s3_endpoint: str = "") -> str:
     """Raise ``NotViewableError`` when the volume cannot make a layer; else return its source."""
+    if volume.catalog_problem is not None:
+        field_name, message = volume.catalog_problem
+        raise NotViewableError(field_name, message, invalid=True)
     if not (volume.url or "").strip():
         raise NotViewableError("url", "The volume has no storage location.")
     source = volume_source(volume.url, volume.format, s3_endpoint)
@@ -708,8 +715,8 @@ def _quaternion(orientation: Sequence[float] | None) -> list[float] | None:
     return [_number(v / norm) for v in values]
 
 
-def view_state(
-    dataset: DatasetInfo, view: ViewInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = ""
+def curated_view_state(
+    dataset: DatasetInfo, view: CuratedViewInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = ""
 ) -> StateResult:
     """A curated view: its layers (images drawn first), position, zoom and orientation."""
     voxel_nm = global_voxel_size(dataset, volumes)

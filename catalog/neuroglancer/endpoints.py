@@ -1,0 +1,341 @@
+"""Neuroglancer over HTTP: one state document per dataset, volume, crop, curated view, custom
+selection and saved state, and the page of the self-hosted viewer.
+
+Any Neuroglancer (ours or the public one) opens ``<viewer>#!<state URL>`` and fetches the
+state cross-origin, so every answer carries ``Access-Control-Allow-Origin: *``. States are
+cached until the catalog changes and revalidated with a strong ETag (a hash of the body);
+saved states never change and are cached for a year. Every GET is pure: it reads the catalog
+and writes nothing. A volume that cannot make a layer is left out of a dataset's state (its own
+URL answers 409 with the reason, which the write paths also stored on the volume); a state left
+with no layer at all is a 409 listing every reason. Errors use the API's JSON envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt
+
+from catalog import freshness
+from catalog.api.errors import catalog_error_response
+from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
+from catalog.models import Crop, CuratedView, Dataset, SavedState, Volume
+from catalog.neuroglancer import adapters, recipe
+from catalog.neuroglancer.links import s3_endpoint, self_hosted_viewer_available, viewer_base_url
+from catalog.neuroglancer.saved_states import save_state
+
+logger = logging.getLogger(__name__)
+
+STATE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
+SAVED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+CUSTOM_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+SAVE_METHODS = ("POST", "OPTIONS")
+RECIPE_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError)
+"""What odd catalog data could make the recipe raise; answered 409, never 500."""
+MAX_CUSTOM_VOLUMES = 500
+
+
+def _cors(response: HttpResponse, methods: tuple[str, ...]) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = ", ".join(methods)
+    response["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"
+    response["Access-Control-Expose-Headers"] = "ETag, Location"
+    response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def _preflight(methods: tuple[str, ...]) -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Allow"] = ", ".join(methods)
+    return _cors(response, methods)
+
+
+def _error(error: CatalogError, methods: tuple[str, ...]) -> HttpResponse:
+    response = catalog_error_response(error)
+    response["Cache-Control"] = "no-store"
+    return _cors(response, methods)
+
+
+def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    if header.strip() == "*":
+        return True
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in candidates
+
+
+def _encode(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def body_state_response(
+    request: HttpRequest,
+    body: bytes,
+    *,
+    cache_control: str = STATE_CACHE_CONTROL,
+    methods: tuple[str, ...] = READ_METHODS,
+) -> HttpResponse:
+    """An encoded state with its ETag, or 304 when the client already holds exactly these bytes."""
+    etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
+    if _etag_matches(request, etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body if request.method != "HEAD" else b"")
+        response["Content-Type"] = "application/json"
+        response["Content-Length"] = str(len(body))
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    return _cors(response, methods)
+
+
+def _shown(result: recipe.StateResult, what: str) -> dict:
+    """The state, unless it has no layer at all: then a 409 with every left-out volume's reason."""
+    skipped = [{"volume": info.id, "name": info.name, **error.as_error()} for info, error in result.skipped]
+    if not result.state.get("layers"):
+        if skipped:
+            raise ConflictError(f"None of the volumes of this {what} can be shown in Neuroglancer.", skipped)
+        raise ConflictError(f"This {what} has no volumes to show.")
+    return result.state
+
+
+def _get(queryset: Any, **lookup: Any) -> Any:
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise NotFoundError("No such record.")
+    return found
+
+
+def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_METHODS) -> Callable:
+    """Wrap a state builder: preflight, method check, the versioned cache, errors as the API's
+    envelope (409 for recipe errors), and the ``?inline=1`` redirect."""
+
+    def endpoint(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if request.method == "OPTIONS":
+            return _preflight(methods)
+        if request.method not in methods:
+            return _error(CatalogError(f"Method {request.method} is not allowed here.", status=405), methods)
+        identity = _state_identity(request)
+        body = freshness.cache_get("state", identity) if identity else freshness.MISSING
+        if body is freshness.MISSING:
+            try:
+                body = _encode(build(request, **kwargs))
+            except CatalogError as error:
+                return _error(error, methods)
+            except RECIPE_ERRORS as error:
+                logger.exception("Neuroglancer state could not be built for %s", request.path)
+                return _error(ConflictError(f"No viewer state can be made from this record: {error}"), methods)
+            if identity:
+                freshness.cache_set("state", identity, body)
+        if request.GET.get("inline") in ("1", "true"):
+            url = recipe.inline_neuroglancer_url(viewer_base_url(request), json.loads(body))
+            return _cors(HttpResponseRedirect(url), methods)
+        return body_state_response(request, body, methods=methods)
+
+    endpoint.__name__ = build.__name__
+    endpoint.__doc__ = build.__doc__
+    return csrf_exempt(endpoint)
+
+
+def _state_identity(request: HttpRequest) -> str | None:
+    """What a cached state depends on besides the catalog: path, parameters, S3 endpoint.
+    None for a POST (its body is the input)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    parameters = sorted((name, values) for name, values in request.GET.lists() if name != "inline")
+    return json.dumps([request.path, parameters, s3_endpoint()])
+
+
+def _dataset_state(request: HttpRequest, slug: str) -> dict:
+    """The dataset's image with every segmentation, prediction and mesh."""
+    dataset = _get(Dataset.objects.all(), slug=slug)
+    return _shown(adapters.build_dataset_state(dataset), "dataset")
+
+
+def _volume_state(request: HttpRequest, pk: int) -> dict:
+    """One volume, centred on itself; 409 with the reason when it cannot be shown."""
+    volume = _get(adapters.volumes_for_viewer(Volume.objects.select_related("dataset")), pk=pk)
+    return adapters.build_volume_state(volume)
+
+
+def _crop_state(request: HttpRequest, number: int) -> dict:
+    """The dataset's EM, the crop's labels and its bounding box, centred on the crop."""
+    crop = _get(Crop.objects.select_related("dataset").prefetch_related("label_classes"), number=number)
+    return _shown(adapters.build_crop_state(crop), "crop")
+
+
+def _curated_view_state(request: HttpRequest, pk: int) -> dict:
+    """A curated view's layers, position, zoom and orientation."""
+    view = _get(CuratedView.objects.select_related("dataset").prefetch_related("layers"), pk=pk)
+    return _shown(adapters.build_curated_view_state(view), "view")
+
+
+def _parse_volume_ids(raw: Any) -> list[int]:
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list) or not raw:
+        raise InvalidRequestError.on("volumes", "volumes must be a non-empty list of volume ids, e.g. ?volumes=1,2,3")
+    ids = []
+    for item in raw:
+        try:
+            value = int(str(item).strip())
+        except ValueError:
+            value = 0
+        if not 0 < value < 2**63:
+            raise InvalidRequestError.on("volumes", f"volumes: {item!r} is not a volume id")
+        ids.append(value)
+    if len(ids) > MAX_CUSTOM_VOLUMES:
+        raise InvalidRequestError.on("volumes", f"volumes: at most {MAX_CUSTOM_VOLUMES} volumes per state")
+    return list(dict.fromkeys(ids))
+
+
+def _requested_volume_ids(request: HttpRequest) -> list[int]:
+    if request.method != "POST":
+        return _parse_volume_ids(request.GET.get("volumes", ""))
+    try:
+        payload = json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidRequestError.on("body", "The body is not valid JSON.") from error
+    if not isinstance(payload, dict):
+        raise InvalidRequestError.on("body", 'Send a JSON object: {"volumes": [1, 2, 3]}.')
+    return _parse_volume_ids(payload.get("volumes"))
+
+
+def _custom_state(request: HttpRequest) -> dict:
+    """Volumes chosen by id (``?volumes=1,2,3`` or POST ``{"volumes": [...]}``), all of one dataset."""
+    ids = _requested_volume_ids(request)
+    queryset = Volume.objects.filter(pk__in=ids).select_related("dataset")
+    found = {volume.pk: volume for volume in adapters.volumes_for_viewer(queryset)}
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise NotFoundError.on("volumes", f"volumes: no volume with id {', '.join(map(str, missing))}")
+    if len({volume.dataset_id for volume in found.values()}) > 1:
+        slugs = sorted({volume.dataset.slug for volume in found.values()})
+        raise InvalidRequestError.on(
+            "volumes", f"volumes: all volumes must belong to one dataset, got {', '.join(slugs)}"
+        )
+    volumes = [found[pk] for pk in ids]
+    return _shown(adapters.build_custom_state(volumes[0].dataset, volumes), "selection")
+
+
+def _saved_state(request: HttpRequest, key: str) -> HttpResponse:
+    """A saved state; never changes, so it is cached for a year."""
+    if request.method == "OPTIONS":
+        return _preflight(READ_METHODS)
+    if request.method not in READ_METHODS:
+        return _error(CatalogError(f"Method {request.method} is not allowed here.", status=405), READ_METHODS)
+    saved = SavedState.objects.filter(key=key).first()
+    if saved is None:
+        return _error(NotFoundError("No saved state with this key."), READ_METHODS)
+    return body_state_response(request, _encode(saved.state), cache_control=SAVED_CACHE_CONTROL)
+
+
+dataset_state = _state_endpoint(_dataset_state)
+volume_state = _state_endpoint(_volume_state)
+crop_state = _state_endpoint(_crop_state)
+curated_view_state = _state_endpoint(_curated_view_state)
+custom_state = _state_endpoint(_custom_state, CUSTOM_METHODS)
+saved_state = csrf_exempt(_saved_state)
+
+
+def _throttled(request: HttpRequest) -> bool:
+    """A fixed-window limit on saves per client address (``NEUROGLANCER_SAVE_RATE``, e.g. 30/minute)."""
+    count_text, _, period = settings.NEUROGLANCER_SAVE_RATE.partition("/")
+    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(period.strip(), 60)
+    key = f"neuroglancer-save:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    return count > int(count_text)
+
+
+def _state_to_save(request: HttpRequest) -> dict:
+    """The posted state, checked: size (413), rate (429), JSON object that Neuroglancer reads (400)."""
+    limit = settings.NEUROGLANCER_SAVED_STATE_MAX_BYTES
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    size = declared if declared > limit else len(request.body)
+    if size > limit:
+        raise CatalogError(f"The state is {size} bytes; the limit is {limit} bytes.", status=413)
+    if _throttled(request):
+        raise CatalogError("Too many saved states from this address; try again later.", status=429)
+    try:
+        state = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidRequestError.on("body", f"The body is not valid JSON: {error}") from error
+    if not isinstance(state, dict) or not state:
+        raise InvalidRequestError.on("body", "The body must be a non-empty JSON object (a Neuroglancer state).")
+    try:
+        return recipe.parse_state(state)
+    except Exception as error:  # the package raises many exception types for bad states
+        raise InvalidRequestError.on("body", f"Neuroglancer cannot read this state: {error}") from error
+
+
+@csrf_exempt
+def save(request: HttpRequest) -> HttpResponse:
+    """Save a state posted as JSON; answer 201 with its permanent short URL.
+
+    Anyone may save (like a URL shortener): bodies are capped at
+    ``NEUROGLANCER_SAVED_STATE_MAX_BYTES`` (413), must be a JSON object that
+    Neuroglancer's ``ViewerState`` parses (400), and saves are rate-limited per client (429).
+    With ``?response=url`` the answer is the bare state URL as a JSON string, which is
+    what Neuroglancer's own "share" button expects from a state server.
+    """
+    if request.method == "OPTIONS":
+        return _preflight(SAVE_METHODS)
+    if request.method != "POST":
+        return _error(CatalogError("POST a Neuroglancer state as JSON to save it.", status=405), SAVE_METHODS)
+    try:
+        state = _state_to_save(request)
+    except CatalogError as error:
+        return _error(error, SAVE_METHODS)
+    saved = save_state(state=state)
+    state_url = request.build_absolute_uri(reverse("state-saved", args=[saved.key]))
+    if request.GET.get("response") == "url":
+        response = JsonResponse(state_url, safe=False, status=201)
+    else:
+        response = JsonResponse(
+            {
+                "key": saved.key,
+                "neuroglancer_state_url": state_url,
+                "neuroglancer_url": recipe.viewer_url(viewer_base_url(request), state_url),
+                "size": saved.size,
+            },
+            status=201,
+        )
+    response["Location"] = state_url
+    return _cors(response, SAVE_METHODS)
+
+
+def viewer_page(request: HttpRequest) -> HttpResponse:
+    """The self-hosted Neuroglancer (viewer/dist/index.html); without a build, a page that says
+    so and forwards the state in the URL fragment to the public viewer."""
+    if self_hosted_viewer_available():
+        index = settings.VIEWER_DIST_DIR / "index.html"
+        return HttpResponse(index.read_bytes(), content_type="text/html; charset=utf-8")
+    public = settings.PUBLIC_NEUROGLANCER_VIEWER_URL
+    page = format_html(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Neuroglancer</title></head><body>"
+        "<h1>The self-hosted Neuroglancer viewer is not built</h1>"
+        "<p>Run <code>make viewer</code> (needs Node.js) to build it. Until then the portal opens "
+        "states in the public viewer at <a id='public-viewer' href='{}'>{}</a>.</p>"
+        "<script>if (location.hash) location.replace(document.getElementById('public-viewer').href + location.hash);"
+        "</script></body></html>",
+        public,
+        public,
+    )
+    return HttpResponse(page)
