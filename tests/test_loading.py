@@ -1,6 +1,8 @@
 """The catalog loader: idempotent, exact, atomic, and loud about bad manifests."""
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -37,6 +39,39 @@ def edit_json(path: Path, change) -> None:
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data))
+
+
+def test_loading_an_empty_database_reports_every_row_as_created():
+    out = io.StringIO()
+    call_command("load_catalog", stdout=out)
+    counts = {
+        name: (int(created), int(updated), int(unchanged))
+        for name, created, updated, unchanged in re.findall(
+            r"^(.+): (\d+) created, (\d+) updated, (\d+) unchanged", out.getvalue(), flags=re.M
+        )
+    }
+    # Institutions, cell types, treatments and publications are shared by many datasets.
+    assert counts["institutions"] == (m.Institution.objects.count(), 0, 0)
+    assert counts["cell types"] == (m.CellType.objects.count(), 0, 0)
+    assert counts["treatments"] == (m.Treatment.objects.count(), 0, 0)
+    assert counts["publications"] == (m.Publication.objects.count(), 0, 0)
+    assert counts["datasets"] == (52, 0, 0)
+    assert all(updated == unchanged == 0 for _, updated, unchanged in counts.values()), counts
+
+
+def test_a_shared_row_counts_once_under_its_strongest_outcome(catalog_copy):
+    call_command("load_catalog", str(catalog_copy))
+    # The paper is named by several datasets; one of them now gives it another author line.
+    edit_json(
+        catalog_copy / "datasets" / "jrc_hela-3.json",
+        lambda d: d["publications"][0].update(authors="Xu, C. S. et al."),
+    )
+    report = load_catalog(files=read_catalog(catalog_copy))
+    assert report.counts["publications"]["updated"] == 1
+    assert report.counts["publications"]["updated"] + report.counts["publications"]["unchanged"] == (
+        m.Publication.objects.count()
+    )
+    assert report.counts["institutions"] == {"unchanged": m.Institution.objects.count()}
 
 
 def test_loading_twice_leaves_every_row_unchanged():
