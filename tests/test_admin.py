@@ -3,6 +3,7 @@
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from catalog import models as m
@@ -41,3 +42,13 @@ def test_anonymous_users_are_sent_to_the_login_page(client):
     response = client.get(reverse("admin:catalog_dataset_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_creators_field_refuses_what_a_manifest_would():
+    dataset = m.Dataset.objects.get(slug="jrc_hela-2")
+    field = m.Dataset._meta.get_field("creators")
+    field.run_validators(dataset.creators)
+    with pytest.raises(ValidationError, match="check digit"):
+        field.run_validators([{"name": "A B", "given_name": "A", "family_name": "B", "orcid": "0000-0002-1825-0098"}])
+    with pytest.raises(ValidationError, match="blank strings where unknown"):
+        field.run_validators([{"name": "COSEM Project Team"}])

@@ -85,6 +85,7 @@ class DatasetAdmin(admin.ModelAdmin):
             "Credit and access",
             {
                 "fields": (
+                    "creators",
                     "institutions",
                     "contributions",
                     "acknowledgements",

@@ -436,6 +436,7 @@ class _Loader:
             "embedding": sample.embedding,
             "contributions": sample.contributions,
             "acknowledgements": manifest.acknowledgements,
+            "creators": [creator.model_dump() for creator in manifest.creators],
             "modality": imaging.modality or "",
             "instrument": imaging.instrument,
             "acquisition_id": imaging.acquisition_id,
