@@ -307,6 +307,25 @@ def test_collection_renders_markdown_without_raw_html(client, catalog):
     assert "&lt;b&gt;raw html&lt;/b&gt;" in html
 
 
+def test_dataset_citation_box_gives_the_data_s_year_every_doi_and_the_canonical_address(client, catalog, settings):
+    settings.PORTAL_BASE_URL = "https://catalog.example.org"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    host = {"HTTP_HOST": "127.0.0.1:8011"}
+    html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"]), **host).content.decode()
+    box = visible_text(html[html.index('id="cite"') :])
+    assert "HHMI Janelia (2021). Interphase HeLa cell." in box
+    assert "https://doi.org/10.25378/janelia.13114211; Segmentations: https://doi.org/10.25378/janelia.13114212" in box
+    assert "url = {https://catalog.example.org/datasets/jrc_hela-2/}" in box
+    assert "127.0.0.1" not in box
+
+    # Neither a release date nor a publication: "n.d.", not the day the record was loaded.
+    sparse = client.get(reverse("catalog:dataset-detail", args=["jrc_mus-kidney"]), **host).content.decode()
+    sparse_box = visible_text(sparse[sparse.index('id="cite"') :])
+    assert "jrc_mus-kidney (n.d.)." in sparse_box
+    assert "year =" not in sparse_box
+    assert str(datetime.date.today().year) not in sparse_box
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Facets and the class hierarchy are cached per catalog version; every test builds its own catalog."""
