@@ -93,6 +93,24 @@ def test_export_then_load_is_a_no_op(tmp_path):
     assert len(exported["volumes"]) == 76
 
 
+def test_creators_with_an_orcid_survive_export_then_load(catalog_copy, tmp_path):
+    creator = {"name": "Josiah Carberry", "given_name": "Josiah", "family_name": "Carberry"}
+    edit_json(
+        catalog_copy / "datasets" / "jrc_hela-bfa.json",
+        lambda d: d["creators"].insert(0, creator | {"orcid": "https://orcid.org/0000-0002-1825-0097"}),
+    )
+    call_command("load_catalog", str(catalog_copy))
+    hela = m.Dataset.objects.get(slug="jrc_hela-bfa")
+    assert hela.creators[0] == creator | {"orcid": "0000-0002-1825-0097"}
+    assert [c["name"] for c in hela.creators[1:3]] == ["Aubrey Weigel", "Chi-Lun Chang"]
+    before = table_snapshot()
+    call_command("export_catalog", str(tmp_path / "export"))
+    exported = json.loads((tmp_path / "export" / "datasets" / "jrc_hela-bfa.json").read_text())
+    assert exported["creators"][0]["orcid"] == "0000-0002-1825-0097"
+    assert not load_catalog(files=read_catalog(tmp_path / "export")).changed
+    assert table_snapshot() == before
+
+
 def test_an_edited_manifest_updates_exactly_what_changed(catalog_copy):
     call_command("load_catalog", str(catalog_copy))
     hela = m.Dataset.objects.get(slug="jrc_hela-bfa")
@@ -162,6 +180,22 @@ BAD_MANIFESTS = [
         "unknown field",
         lambda p: edit_json(p / "datasets" / "jrc_hela-bfa.json", lambda d: d.update(colour="red")),
         "Extra inputs are not permitted",
+    ),
+    (
+        "ORCID with a wrong check digit",
+        lambda p: edit_json(
+            p / "datasets" / "jrc_hela-bfa.json",
+            lambda d: d["creators"][0].update(orcid="0000-0002-1825-0098"),
+        ),
+        "creators['Aubrey Weigel'].orcid: Value error, '0000-0002-1825-0098' is not an ORCID iD: its check digit",
+    ),
+    (
+        "ORCID on an organisation",
+        lambda p: edit_json(
+            p / "datasets" / "jrc_hela-2.json",
+            lambda d: d["creators"][-1].update(orcid="0000-0002-1825-0097"),
+        ),
+        "an ORCID iD identifies a person",
     ),
     (
         "crop number claimed twice",
