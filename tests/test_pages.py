@@ -307,6 +307,33 @@ def test_collection_renders_markdown_without_raw_html(client, catalog):
     assert "&lt;b&gt;raw html&lt;/b&gt;" in html
 
 
+COS7_STATE = "s3://janelia-cosem-datasets/jrc_cos7-1a/neuroglancer/viewer_states/neuroglancer-jrc_cos7-1a.json"
+# The shape of the challenge post's "View the Data" section, as the source publishes it.
+ABOUT_WITH_TABLE = f"""### View the Data
+
+| **Collection** | **View Data** |
+|---|---|
+| jrc_cos7-1a | [View in Neuroglancer](https://neuroglancer-demo.appspot.com#!{COS7_STATE}) |
+
+More on [GitHub](https://github.com/janelia-cellmap/cellmap-segmentation-challenge).
+"""
+
+
+def test_collection_about_renders_its_table_and_opens_links_in_the_portal_viewer(client, catalog, settings):
+    settings.NEUROGLANCER_VIEWER_URL = "https://viewer.example.org/"
+    catalog.challenge.description = ABOUT_WITH_TABLE
+    catalog.challenge.save()
+    html = client.get(reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"])).content.decode()
+    about = html[html.index('id="about"') :]
+    assert "<table>" in about
+    assert "<th><strong>Collection</strong></th>" in about
+    assert "<td>jrc_cos7-1a</td>" in about
+    assert "|---|" not in about
+    assert f'<a href="https://viewer.example.org/#!{COS7_STATE}">View in Neuroglancer</a>' in about
+    assert "neuroglancer-demo.appspot.com" not in about
+    assert '<a href="https://github.com/janelia-cellmap/cellmap-segmentation-challenge">GitHub</a>' in about
+
+
 def test_dataset_citation_box_gives_the_data_s_year_every_doi_and_the_canonical_address(client, catalog, settings):
     settings.PORTAL_BASE_URL = "https://catalog.example.org"
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
