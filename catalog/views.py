@@ -148,14 +148,18 @@ def _link(request: HttpRequest, kind: str, objects: list[Any], key: str) -> list
 
 
 def _citation(record: citations.CitationRecord) -> dict[str, str]:
-    """A one-line reference to read, and BibTeX and RIS to copy into a reference manager."""
-    year = f" ({record.issued.year})" if record.issued else ""
+    """A one-line reference to read, and BibTeX and RIS to copy into a reference manager.
+
+    The year is the data's, "n.d." when none is known; every DOI is offered, the data's first.
+    """
+    year = f" ({record.published_year or citations.NO_DATE})"
     creators = ", ".join(creator.name for creator in record.creators)
     link = f"https://doi.org/{record.doi}" if record.doi else record.url
+    others = "".join(f"; {other.label}: https://doi.org/{other.doi}" for other in record.other_dois)
     if creators:
-        text = f"{creators}{year}. {record.title}. {record.publisher}. {link}"
+        text = f"{creators}{year}. {record.title}. {record.publisher}. {link}{others}"
     else:
-        text = f"{record.title}{year}. {record.publisher}. {link}"
+        text = f"{record.title}{year}. {record.publisher}. {link}{others}"
     return {"text": text, "bibtex": citations.bibtex(record), "ris": citations.ris(record)}
 
 
@@ -441,7 +445,9 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         slug=slug,
     )
     record = citations.dataset_record(
-        dataset, url=request.build_absolute_uri(request.path), publisher=settings.CITATION_PUBLISHER
+        dataset,
+        url=citations.canonical_url(reverse("catalog:dataset-detail", args=[dataset.slug])),
+        publisher=settings.CITATION_PUBLISHER,
     )
     volumes = _link(request, "volume", dataset.volume_list, "pk")
     main_volume = _main_volume(volumes)
@@ -493,10 +499,12 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     _link(request, "dataset", datasets, "slug")
     crop_total = sum(dataset.crop_count for dataset in datasets)
     record = citations.collection_record(
-        collection, url=request.build_absolute_uri(request.path), publisher=settings.CITATION_PUBLISHER
+        collection,
+        url=citations.canonical_url(reverse("catalog:collection-detail", args=[collection.slug])),
+        publisher=settings.CITATION_PUBLISHER,
     )
     dataset_urls = {
-        dataset.slug: request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+        dataset.slug: citations.canonical_url(reverse("catalog:dataset-detail", args=[dataset.slug]))
         for dataset in datasets
     }
     context: dict[str, Any] = {

@@ -205,6 +205,9 @@ SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=24 * 3600)
 # The publisher named in citations and DataCite metadata of the catalog's records.
 CITATION_PUBLISHER = env.str("CITATION_PUBLISHER", default="3D Microscopy Catalog")
+# The portal's canonical address: citations and linked data name it, never the host a request
+# happened to use (a laptop's 127.0.0.1:8011 must not end up in a bibliography).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "3D microscopy catalog API",

@@ -55,33 +55,36 @@ def build_rows(count: int) -> models.Dataset:
     return big
 
 
+VERSION = 1
+"""Every request reads the catalog version once (catalog.freshness)."""
+
 ENDPOINTS = [
     # (path, maximum queries); {dataset}, {volume}, {crop}, {view} are filled in.
-    ("/api/datasets/?page_size=100", 3),
+    ("/api/datasets/?page_size=100", 3 + VERSION),
     # q costs one query on PostgreSQL: do the words match any dataset as written (else: typos)?
-    ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 9),
-    ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4),
-    ("/api/datasets/{dataset}/", 10),
-    ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14),
-    ("/api/datasets/{dataset}/citation/?style=ris", 6),
-    ("/api/datasets/{dataset}/jsonld/", 6),
-    ("/api/volumes/?page_size=100", 2),
-    ("/api/volumes/?page_size=100&dataset={dataset}&organelle=mito", 6),
-    ("/api/volumes/{volume}/", 4),
-    ("/api/crops/?page_size=100&organelle=mito", 6),
-    ("/api/crops/{crop}/", 2),
-    ("/api/label-classes/?page_size=100", 4),
-    ("/api/label-classes/mito/", 3),
-    ("/api/organisms/?page_size=100", 2),
-    ("/api/tissues/?page_size=100", 2),
-    ("/api/tissues/tissue-0/", 1),
-    ("/api/collections/", 2),
-    ("/api/collections/challenge/", 3),
-    ("/api/collections/challenge/jsonld/", 3),
-    ("/api/publications/?page_size=100", 3),
-    ("/api/views/?page_size=100", 4),
-    ("/api/views/{view}/", 3),
-    ("/api/benchmark-results/?page_size=100", 2),
+    ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 9 + VERSION),
+    ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4 + VERSION),
+    ("/api/datasets/{dataset}/", 10 + VERSION),
+    ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14 + VERSION),
+    ("/api/datasets/{dataset}/citation/?style=ris", 6 + VERSION),
+    ("/api/datasets/{dataset}/jsonld/", 6 + VERSION),
+    ("/api/volumes/?page_size=100", 2 + VERSION),
+    ("/api/volumes/?page_size=100&dataset={dataset}&organelle=mito", 6 + VERSION),
+    ("/api/volumes/{volume}/", 4 + VERSION),
+    ("/api/crops/?page_size=100&organelle=mito", 6 + VERSION),
+    ("/api/crops/{crop}/", 2 + VERSION),
+    ("/api/label-classes/?page_size=100", 4 + VERSION),
+    ("/api/label-classes/mito/", 3 + VERSION),
+    ("/api/organisms/?page_size=100", 2 + VERSION),
+    ("/api/tissues/?page_size=100", 2 + VERSION),
+    ("/api/tissues/tissue-0/", 1 + VERSION),
+    ("/api/collections/", 2 + VERSION),
+    ("/api/collections/challenge/", 3 + VERSION),
+    ("/api/collections/challenge/jsonld/", 3 + VERSION),
+    ("/api/publications/?page_size=100", 3 + VERSION),
+    ("/api/views/?page_size=100", 4 + VERSION),
+    ("/api/views/{view}/", 3 + VERSION),
+    ("/api/benchmark-results/?page_size=100", 2 + VERSION),
 ]
 
 

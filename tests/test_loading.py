@@ -1,6 +1,8 @@
 """The catalog loader: idempotent, exact, atomic, and loud about bad manifests."""
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -39,6 +41,39 @@ def edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(data))
 
 
+def test_loading_an_empty_database_reports_every_row_as_created():
+    out = io.StringIO()
+    call_command("load_catalog", stdout=out)
+    counts = {
+        name: (int(created), int(updated), int(unchanged))
+        for name, created, updated, unchanged in re.findall(
+            r"^(.+): (\d+) created, (\d+) updated, (\d+) unchanged", out.getvalue(), flags=re.M
+        )
+    }
+    # Institutions, cell types, treatments and publications are shared by many datasets.
+    assert counts["institutions"] == (m.Institution.objects.count(), 0, 0)
+    assert counts["cell types"] == (m.CellType.objects.count(), 0, 0)
+    assert counts["treatments"] == (m.Treatment.objects.count(), 0, 0)
+    assert counts["publications"] == (m.Publication.objects.count(), 0, 0)
+    assert counts["datasets"] == (52, 0, 0)
+    assert all(updated == unchanged == 0 for _, updated, unchanged in counts.values()), counts
+
+
+def test_a_shared_row_counts_once_under_its_strongest_outcome(catalog_copy):
+    call_command("load_catalog", str(catalog_copy))
+    # The paper is named by several datasets; one of them now gives it another author line.
+    edit_json(
+        catalog_copy / "datasets" / "jrc_hela-3.json",
+        lambda d: d["publications"][0].update(authors="Xu, C. S. et al."),
+    )
+    report = load_catalog(files=read_catalog(catalog_copy))
+    assert report.counts["publications"]["updated"] == 1
+    assert report.counts["publications"]["updated"] + report.counts["publications"]["unchanged"] == (
+        m.Publication.objects.count()
+    )
+    assert report.counts["institutions"] == {"unchanged": m.Institution.objects.count()}
+
+
 def test_loading_twice_leaves_every_row_unchanged():
     call_command("load_catalog")
     before = table_snapshot()
@@ -56,6 +91,24 @@ def test_export_then_load_is_a_no_op(tmp_path):
     assert table_snapshot() == before
     exported = json.loads((tmp_path / "export" / "datasets" / "jrc_hela-2.json").read_text())
     assert len(exported["volumes"]) == 76
+
+
+def test_creators_with_an_orcid_survive_export_then_load(catalog_copy, tmp_path):
+    creator = {"name": "Josiah Carberry", "given_name": "Josiah", "family_name": "Carberry"}
+    edit_json(
+        catalog_copy / "datasets" / "jrc_hela-bfa.json",
+        lambda d: d["creators"].insert(0, creator | {"orcid": "https://orcid.org/0000-0002-1825-0097"}),
+    )
+    call_command("load_catalog", str(catalog_copy))
+    hela = m.Dataset.objects.get(slug="jrc_hela-bfa")
+    assert hela.creators[0] == creator | {"orcid": "0000-0002-1825-0097"}
+    assert [c["name"] for c in hela.creators[1:3]] == ["Aubrey Weigel", "Chi-Lun Chang"]
+    before = table_snapshot()
+    call_command("export_catalog", str(tmp_path / "export"))
+    exported = json.loads((tmp_path / "export" / "datasets" / "jrc_hela-bfa.json").read_text())
+    assert exported["creators"][0]["orcid"] == "0000-0002-1825-0097"
+    assert not load_catalog(files=read_catalog(tmp_path / "export")).changed
+    assert table_snapshot() == before
 
 
 def test_an_edited_manifest_updates_exactly_what_changed(catalog_copy):
@@ -127,6 +180,22 @@ BAD_MANIFESTS = [
         "unknown field",
         lambda p: edit_json(p / "datasets" / "jrc_hela-bfa.json", lambda d: d.update(colour="red")),
         "Extra inputs are not permitted",
+    ),
+    (
+        "ORCID with a wrong check digit",
+        lambda p: edit_json(
+            p / "datasets" / "jrc_hela-bfa.json",
+            lambda d: d["creators"][0].update(orcid="0000-0002-1825-0098"),
+        ),
+        "creators['Aubrey Weigel'].orcid: Value error, '0000-0002-1825-0098' is not an ORCID iD: its check digit",
+    ),
+    (
+        "ORCID on an organisation",
+        lambda p: edit_json(
+            p / "datasets" / "jrc_hela-2.json",
+            lambda d: d["creators"][-1].update(orcid="0000-0002-1825-0097"),
+        ),
+        "an ORCID iD identifies a person",
     ),
     (
         "crop number claimed twice",

@@ -306,6 +306,52 @@ def test_collection_renders_markdown_without_raw_html(client, catalog):
     assert "&lt;b&gt;raw html&lt;/b&gt;" in html
 
 
+COS7_STATE = "s3://janelia-cosem-datasets/jrc_cos7-1a/neuroglancer/viewer_states/neuroglancer-jrc_cos7-1a.json"
+# The shape of the challenge post's "View the Data" section, as the source publishes it.
+ABOUT_WITH_TABLE = f"""### View the Data
+
+| **Collection** | **View Data** |
+|---|---|
+| jrc_cos7-1a | [View in Neuroglancer](https://neuroglancer-demo.appspot.com#!{COS7_STATE}) |
+
+More on [GitHub](https://github.com/janelia-cellmap/cellmap-segmentation-challenge).
+"""
+
+
+def test_collection_about_renders_its_table_and_opens_links_in_the_portal_viewer(client, catalog, settings):
+    settings.NEUROGLANCER_VIEWER_URL = "https://viewer.example.org/"
+    catalog.challenge.description = ABOUT_WITH_TABLE
+    catalog.challenge.save()
+    html = client.get(reverse("catalog:collection-detail", args=["cellmap-segmentation-challenge"])).content.decode()
+    about = html[html.index('id="about"') :]
+    assert "<table>" in about
+    assert "<th><strong>Collection</strong></th>" in about
+    assert "<td>jrc_cos7-1a</td>" in about
+    assert "|---|" not in about
+    assert f'<a href="https://viewer.example.org/#!{COS7_STATE}">View in Neuroglancer</a>' in about
+    assert "neuroglancer-demo.appspot.com" not in about
+    assert '<a href="https://github.com/janelia-cellmap/cellmap-segmentation-challenge">GitHub</a>' in about
+
+
+def test_dataset_citation_box_gives_the_data_s_year_every_doi_and_the_canonical_address(client, catalog, settings):
+    settings.PORTAL_BASE_URL = "https://catalog.example.org"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    host = {"HTTP_HOST": "127.0.0.1:8011"}
+    html = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"]), **host).content.decode()
+    box = visible_text(html[html.index('id="cite"') :])
+    assert "HHMI Janelia (2021). Interphase HeLa cell." in box
+    assert "https://doi.org/10.25378/janelia.13114211; Segmentations: https://doi.org/10.25378/janelia.13114212" in box
+    assert "url = {https://catalog.example.org/datasets/jrc_hela-2/}" in box
+    assert "127.0.0.1" not in box
+
+    # Neither a release date nor a publication: "n.d.", not the day the record was loaded.
+    sparse = client.get(reverse("catalog:dataset-detail", args=["jrc_mus-kidney"]), **host).content.decode()
+    sparse_box = visible_text(sparse[sparse.index('id="cite"') :])
+    assert "jrc_mus-kidney (n.d.)." in sparse_box
+    assert "year =" not in sparse_box
+    assert str(datetime.date.today().year) not in sparse_box
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Facets and the class hierarchy are cached per catalog version; every test builds its own catalog."""
@@ -600,17 +646,19 @@ def test_collection_without_crops_has_no_crop_section(client, db):
 
 # --- fixed query counts -------------------------------------------------------------------
 
+VERSION = 1
+"""Every request reads the catalog version once (catalog.freshness)."""
 PAGE_QUERY_LIMITS = [
-    ("catalog:home", [], 10),
-    ("catalog:dataset-list", [], 18),
-    ("catalog:dataset-detail", ["jrc_hela-2"], 16),
-    ("catalog:organelle-list", [], 4),
-    ("catalog:organelle-detail", ["nuc"], 12),
-    ("catalog:collection-detail", ["p7-mouse-tissue"], 14),
-    ("catalog:collection-detail", ["cellmap-segmentation-challenge"], 14),
-    ("catalog:collection-list", [], 2),
-    ("catalog:tissue-detail", ["kidney"], 4),
-    ("catalog:organism-detail", ["mus-musculus"], 4),
+    ("catalog:home", [], 10 + VERSION),
+    ("catalog:dataset-list", [], 18 + VERSION),
+    ("catalog:dataset-detail", ["jrc_hela-2"], 16 + VERSION),
+    ("catalog:organelle-list", [], 4 + VERSION),
+    ("catalog:organelle-detail", ["nuc"], 12 + VERSION),
+    ("catalog:collection-detail", ["p7-mouse-tissue"], 14 + VERSION),
+    ("catalog:collection-detail", ["cellmap-segmentation-challenge"], 14 + VERSION),
+    ("catalog:collection-list", [], 2 + VERSION),
+    ("catalog:tissue-detail", ["kidney"], 4 + VERSION),
+    ("catalog:organism-detail", ["mus-musculus"], 4 + VERSION),
 ]
 
 
@@ -639,6 +687,7 @@ def test_pages_run_a_fixed_number_of_queries(client, db, django_assert_max_num_q
         factories.VolumeFactory(dataset=data.rich, name=f"extra-{volume_index}", label_class=data.er)
     for _ in range(10):
         factories.CropFactory(dataset=data.rich).label_classes.set([data.mito])
+    factories.commit_catalog()
     large = _count_queries(client, name, args)
     assert large == small
     cache.clear()

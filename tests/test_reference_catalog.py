@@ -1,8 +1,12 @@
 """The shipped reference catalog: its counts and a sample of its facts, as loaded."""
 
+import datetime
+
 import pytest
 
+from catalog import citations
 from catalog import models as m
+from catalog.models import Dataset
 from catalog.models.base import axis_vector
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_catalog")]
@@ -175,3 +179,77 @@ def test_loading_fills_the_search_index():
     hela = m.Dataset.objects.get(slug="jrc_hela-2")
     assert "hela" in hela.search_text.lower()
     assert "mitochondria" in hela.search_text.lower()
+
+
+def _citation_record(slug: str) -> citations.CitationRecord:
+    dataset = Dataset.objects.for_citation().get(slug=slug)
+    return citations.dataset_record(dataset, url="https://catalog.example.org/", publisher="Test")
+
+
+def test_citation_years_come_from_the_sources_or_are_unknown():
+    released = dict(m.Dataset.objects.exclude(release_date=None).values_list("slug", "release_date"))
+    p7 = {"heart-1", "hippocampus-1", "kidney-3", "liver-3", "pancreas-4", "skin-1", "thymus-1"}
+    assert {slug for slug, day in released.items() if day == datetime.date(2024, 9, 6)} == {
+        f"jrc_mus-{tissue}" for tissue in p7
+    }
+    # First published by the challenge (not in OpenOrganelle's catalog): the challenge post's date.
+    assert {slug for slug, day in released.items() if day == datetime.date(2024, 12, 16)} == {
+        "jrc_cos7-1a",
+        "jrc_cos7-1b",
+        "jrc_fly-mb-1a",
+        "jrc_fly-vnc-1",
+        "jrc_mus-kidney-glomerulus-2",
+        "jrc_mus-liver-zon-1",
+        "jrc_mus-liver-zon-2",
+        "jrc_mus-nacc-1",
+        "jrc_sum159-4",
+        "jrc_ut21-1413-003",
+        "jrc_zf-cardiac-1",
+    }
+    assert released["mouse-brain-confocal"] == datetime.date(2024, 5, 24)
+    assert len(released) == 19
+    # OpenOrganelle data the challenge re-used is older than the challenge: dated by its papers.
+    hela = _citation_record("jrc_hela-2")
+    assert (hela.issued, hela.published_year) == (None, 2021)
+    assert _citation_record("jrc_choroid-plexus-2").published_year == 2018
+    assert _citation_record("jrc_mus-kidney").published_year is None
+    years = [_citation_record(slug).published_year for slug in m.Dataset.objects.values_list("slug", flat=True)]
+    assert sum(year is not None for year in years) == 41
+
+
+def test_creators_are_the_contributors_the_sources_name_in_order():
+    hela = m.Dataset.objects.get(slug="jrc_hela-2")
+    assert [c["name"] for c in hela.creators] == ["Aubrey Weigel", "Gleb Shtengel", "C. Shan Xu", "COSEM Project Team"]
+    assert hela.creators[2] == {"name": "C. Shan Xu", "given_name": "C. Shan", "family_name": "Xu", "orcid": ""}
+    assert hela.creators[3]["family_name"] == ""
+    jurkat = m.Dataset.objects.get(slug="jrc_jurkat-1")
+    assert jurkat.creators[1]["family_name"] == "van Engelenburg"
+    larva = m.Dataset.objects.get(slug="jrc_fly-larva-1")
+    assert [c["name"] for c in larva.creators][-2:] == ["David Peale", "Harald Hess"]
+    cos7 = m.Dataset.objects.get(slug="jrc_cos7-11")
+    assert "EM" not in [c["name"] for c in cos7.creators]
+    skin = m.Dataset.objects.get(slug="jrc_mus-skin-1")
+    assert skin.creators == [{"name": "CellMap Project Team", "given_name": "", "family_name": "", "orcid": ""}]
+    assert m.Dataset.objects.exclude(creators=[]).count() == 39
+    # Nobody named: the institution stands in; nothing named at all: no author rather than an invented one.
+    assert _citation_record("mouse-brain-confocal").creators == [
+        citations.Creator(name="ENSP, Mayo Clinic, Rochester, MN")
+    ]
+    assert _citation_record("jrc_cos7-1a").creators == []
+
+
+def test_monkey_gets_a_species_only_where_the_source_names_it():
+    vero = m.Dataset.objects.get(slug="jrc_ccl81-covid-1")
+    assert (vero.organism.name, vero.organism.ncbi_taxonomy_id) == ("Chlorocebus aethiops", 9534)
+    for slug in ("jrc_cos7-11", "jrc_cos7-1a", "jrc_cos7-1b"):
+        organism = m.Dataset.objects.get(slug=slug).organism
+        assert (organism.name, organism.ncbi_taxonomy_id) == ("Monkey", None)
+
+
+def test_the_challenge_about_drops_the_source_s_stale_promotions():
+    about = m.Collection.objects.get(slug="cellmap-segmentation-challenge").description
+    assert "Submissions will open in early 2025" not in about
+    assert "enhanced version" not in about
+    assert "Follow submission guidelines to share your results." in about
+    assert "### 🔍 View the Data" in about
+    assert "---\n\n---" not in about

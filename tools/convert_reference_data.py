@@ -63,9 +63,20 @@ ORGANISMS = [
         "ncbi_taxonomy_id": 6239,
     },
     {"name": "Danio rerio", "slug": "danio-rerio", "common_name": "Zebrafish", "ncbi_taxonomy_id": 7955},
-    # OpenOrganelle says only "Monkey" for the COS-7 and Vero cell lines: the species is left open.
+    {
+        "name": "Chlorocebus aethiops",
+        "slug": "chlorocebus-aethiops",
+        "common_name": "Grivet",
+        "ncbi_taxonomy_id": 9534,
+    },
+    # OpenOrganelle says only "Monkey" for the COS-7 cells (jrc_cos7-11, ATCC CRL-1651) and the
+    # challenge's jrc_cos7-1a/1b: no source names the species, so it stays open (and the record
+    # shows as incomplete to curators).
     {"name": "Monkey", "slug": "monkey", "common_name": "Monkey", "ncbi_taxonomy_id": None},
 ]
+# Species a manifest that says only "Monkey" names in its own title or sample description:
+# jrc_ccl81-covid-1 is "grivet kidney epithelial (Vero) cells".
+MONKEY_SPECIES_NAMED = {"grivet": "Chlorocebus aethiops"}
 OPENORGANELLE_ORGANISMS = {
     "Human": "Homo sapiens",
     "Mouse": "Mus musculus",
@@ -117,6 +128,22 @@ OPENORGANELLE_CLASS_ALIASES = {"nucleus": "nuc", "vesicle": "ves", "vesicle-mem"
 VOLUME_NAME_SUFFIXES = ("_instance_seg_ariadne", "_seg_ariadne", "_seg", "_pred")
 CONTENT_TYPES = {"em": "em", "lm": "lm", "prediction": "prediction", "segmentation": "segmentation"}
 
+# The contributors that OpenOrganelle's "contributions" sentences name and that are not people.
+CONTRIBUTING_ORGANISATIONS = {"COSEM Project Team", "Ariadne.ai", "Craig Blackstone Lab"}
+NAME_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "le", "la"}
+PERSON_NAME = re.compile(r"^(?:[A-Z][\w'-]*\.?|[a-z]+)(?: (?:[A-Z][\w'-]*\.?|[a-z]+)){1,3}$")
+P7_TEAM = "CellMap Project Team"
+P7_INSTITUTION = "HHMI/Janelia"
+# Release posts: what they publish, and the date in their front matter.
+P7_POST = "p7-mouse-tissue-release.md"
+CHALLENGE_POST = "cellmap-segmentation-challenge.md"
+# Lines of the challenge post that were true only before it went out, or are an editing tool's
+# leftovers; the portal shows the post as its collection's "About".
+STALE_PROMOTIONS = [
+    re.compile(r" *Submissions will open in early 2025\."),
+    re.compile(r"^Here[\u2019']s an enhanced version of .*\n+---\n+", flags=re.MULTILINE),
+]
+
 
 def main(source: Path, target: Path) -> None:
     """Write vocabulary, classes, collections and one manifest per dataset into ``target``."""
@@ -124,17 +151,25 @@ def main(source: Path, target: Path) -> None:
     class_names = {c["name"] for c in classes}
     alias_to_class = {alias: c["name"] for c in classes for alias in c["aliases"]} | {n: n for n in class_names}
     challenge = challenge_data(source)
+    p7_release = post_date(source / "sources" / P7_POST)
+    challenge_release = post_date(source / "sources" / CHALLENGE_POST)
     datasets: dict[str, dict] = {}
     for path in sorted((source / "openorganelle" / "manifests").glob("*.json")):
         record = openorganelle_dataset(json.loads(path.read_text()), alias_to_class, challenge)
         datasets[record["slug"]] = record
+    openorganelle_slugs = set(datasets)
     for slug in challenge["datasets"]:
         if slug not in datasets:
             datasets[slug] = challenge_only_dataset(slug)
         add_challenge_facts(datasets[slug], challenge)
     for slug, tissue in P7_DATASETS.items():
         datasets.setdefault(slug, {"slug": slug})
-        add_p7_facts(datasets[slug], tissue)
+        add_p7_facts(datasets[slug], tissue, p7_release)
+    for slug in challenge["datasets"]:
+        # Data that OpenOrganelle already published is older than the challenge: its release date
+        # is not known, and the challenge's would be wrong.
+        if slug not in openorganelle_slugs and not datasets[slug].get("release_date"):
+            set_release(datasets[slug], challenge_release, "the CellMap Segmentation Challenge release post")
     datasets["platelet-em"] = platelet_em()
     datasets["mouse-brain-confocal"] = mouse_brain_confocal()
 
@@ -146,6 +181,64 @@ def main(source: Path, target: Path) -> None:
         stale.unlink()
     for slug, record in sorted(datasets.items()):
         write(target / "datasets" / f"{slug}.json", DatasetManifest.model_validate(record))
+
+
+def post_date(path: Path) -> str:
+    """The date (YYYY-MM-DD) in a release post's front matter."""
+    return front_matter(path)[0]["date"][:10]
+
+
+def set_release(record: dict, date: str, source: str) -> None:
+    """The date a release post first published the record's data, and where that date comes from."""
+    record["release_date"] = date
+    record["provenance"] += f"; release date from {source}"
+
+
+def contributors(text: str) -> list[str]:
+    """The people and teams an OpenOrganelle "contributions" text names, in order, each once.
+
+    The text is a few sentences of "<role> by <name>, <name> and <name> (<affiliation>)"; a
+    name is a run of capitalised words (initials and particles such as "van" included) that
+    ends at a separator, a full stop or the end. Affiliations in parentheses are dropped.
+    """
+    plain = re.sub(r"\([^)]*\)", " , ", text)  # an affiliation ends the name before it
+    names: list[str] = []
+    for segment in re.split(r"\bby\b", plain)[1:]:
+        current: list[str] = []
+        for token in re.findall(r"[^\s,&]+|[,&]", segment):
+            if token in (",", "&", "and"):
+                if current:
+                    names.append(" ".join(current))
+                current = []
+                continue
+            if token == ".":  # the full stop after an affiliation
+                break
+            word = token
+            sentence_end = word.endswith(".") and not re.fullmatch(r"[A-Z]\.", word)
+            if sentence_end:
+                word = word[:-1]
+            if not (word[:1].isupper() or (word in NAME_PARTICLES and current)):
+                current = []  # "EM imaging by ...": a capitalised word that starts a role, not a name
+                break
+            current.append(word)
+            if sentence_end:
+                break
+        if current:
+            names.append(" ".join(current))
+    return list(dict.fromkeys(names))
+
+
+def creator_entry(name: str) -> dict:
+    """A contributor as a manifest creator: a known organisation, or a person split into given and family."""
+    if name in CONTRIBUTING_ORGANISATIONS:
+        return {"name": name}
+    if not PERSON_NAME.match(name):
+        raise SystemExit(f"{name!r}: neither a known contributing organisation nor a person's name")
+    words = name.split()
+    family_start = len(words) - 1
+    while family_start > 1 and words[family_start - 1] in NAME_PARTICLES:
+        family_start -= 1
+    return {"name": name, "given_name": " ".join(words[:family_start]), "family_name": " ".join(words[family_start:])}
 
 
 def write(path: Path, manifest) -> None:
@@ -304,6 +397,19 @@ def colour_hex(name: str | None) -> str:
     return webcolors.name_to_hex(name) if name else ""
 
 
+def openorganelle_organism(meta: dict) -> str | None:
+    """The species; for "Monkey", the species the record's own title or description names, if any."""
+    if not meta["sample"]["organism"]:
+        return None
+    organism = OPENORGANELLE_ORGANISMS[meta["sample"]["organism"][0]]
+    if organism == "Monkey":
+        text = f"{meta['title']} {meta['sample']['description']}".lower()
+        named = [species for word, species in MONKEY_SPECIES_NAMED.items() if re.search(rf"\b{word}\b", text)]
+        if len(named) == 1:
+            return named[0]
+    return organism
+
+
 def openorganelle_dataset(manifest: dict, alias_to_class: dict[str, str], challenge: dict) -> dict:
     meta = manifest["metadata"]
     imaging = meta["imaging"]
@@ -413,7 +519,7 @@ def openorganelle_dataset(manifest: dict, alias_to_class: dict[str, str], challe
         "slug": slug,
         "title": meta["title"],
         "description": sample["description"],
-        "organism": OPENORGANELLE_ORGANISMS[sample["organism"][0]] if sample["organism"] else None,
+        "organism": openorganelle_organism(meta),
         "tissues": tissues,
         "sample": {
             "type": sample_type,
@@ -435,6 +541,7 @@ def openorganelle_dataset(manifest: dict, alias_to_class: dict[str, str], challe
             "extent_nm": {axis: imaging["dimensions"]["values"][axis] * extent_factor for axis in ("x", "y", "z")},
         },
         "institutions": meta["institution"],
+        "creators": [creator_entry(name) for name in contributors(sample["contributions"])],
         "thumbnail_url": meta.get("thumbnailURL", ""),
         "software_availability": meta["softwareAvailability"],
         "provenance": f"OpenOrganelle dataset manifest ({OPENORGANELLE_COMMIT})",
@@ -485,8 +592,11 @@ def add_challenge_facts(record: dict, challenge: dict) -> None:
     record["crops"] = [{k: v for k, v in crop.items() if k != "dataset"} for crop in crops]
 
 
-def add_p7_facts(record: dict, tissue: str) -> None:
-    """The P7 release: 8 nm isotropic FIB-SEM, Cellpose nuclei and TEM quality-control images."""
+def add_p7_facts(record: dict, tissue: str, released: str) -> None:
+    """The P7 release: 8 nm isotropic FIB-SEM, Cellpose nuclei and TEM quality-control images.
+
+    The post credits the release to the CellMap Project Team at HHMI Janelia and names no person.
+    """
     record.setdefault("title", f"P7 mouse {tissue.lower()}")
     record["organism"] = "Mus musculus"
     record["tissues"] = [tissue]
@@ -506,6 +616,9 @@ def add_p7_facts(record: dict, tissue: str) -> None:
     record["provenance"] = (record.get("provenance", "") + "; " if record.get("provenance") else "") + (
         "OpenOrganelle blog: Data Release - P7 Mouse Tissue"
     )
+    record["creators"] = record.get("creators") or [{"name": P7_TEAM}]
+    record["institutions"] = record.get("institutions") or [P7_INSTITUTION]
+    set_release(record, released, "the P7 mouse tissue release post")
     volumes = record.setdefault("volumes", [])
     em = next((v for v in volumes if v["content_type"] == "em"), None)
     if em is None:
@@ -721,7 +834,7 @@ def challenge_collection(source: Path, challenge: dict) -> CollectionManifest:
         slug="cellmap-segmentation-challenge",
         title="CellMap Segmentation Challenge",
         summary=front["summary"],
-        description=body,
+        description=drop_stale_promotions(body),
         doi="10.25378/janelia.c.7456966",
         url="https://github.com/janelia-cellmap/cellmap-segmentation-challenge",
         thumbnail_url=front["thumbnail_url"],
@@ -747,6 +860,13 @@ def p7_collection(source: Path) -> CollectionManifest:
         release_date=front["date"][:10],
         datasets=list(P7_DATASETS),
     )
+
+
+def drop_stale_promotions(text: str) -> str:
+    """The post without its lines that expired or never belonged to it (see STALE_PROMOTIONS)."""
+    for pattern in STALE_PROMOTIONS:
+        text = pattern.sub("", text)
+    return text
 
 
 def repair_mojibake(text: str) -> str:

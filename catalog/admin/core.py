@@ -1,8 +1,47 @@
 """Admin for the catalog records: search, filters, and children edited under their parent."""
 
 from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from catalog import models as m
+
+
+class IncompleteFilter(admin.SimpleListFilter):
+    """Datasets missing a fact a researcher needs: what curators should fill next.
+
+    An organism without an NCBI Taxonomy id (OpenOrganelle's bare "Monkey") counts as missing:
+    it names no species.
+    """
+
+    title = "incomplete"
+    parameter_name = "incomplete"
+    MISSING = {
+        "voxel_size": (
+            "missing voxel size",
+            Q(voxel_size_x__isnull=True) | Q(voxel_size_y__isnull=True) | Q(voxel_size_z__isnull=True),
+        ),
+        "organism": (
+            "missing organism (or its species)",
+            Q(organism__isnull=True) | Q(organism__ncbi_taxonomy_id__isnull=True),
+        ),
+        "release_date": ("missing release date", Q(release_date__isnull=True)),
+        "licence": ("missing licence", Q(licence="")),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("any", "missing any of these"), *((key, label) for key, (label, _) in self.MISSING.items())]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "any":
+            condition = Q()
+            for _, missing in self.MISSING.values():
+                condition |= missing
+            return queryset.filter(condition)
+        if value in self.MISSING:
+            return queryset.filter(self.MISSING[value][1])
+        return queryset
 
 
 class VolumeInline(admin.TabularInline):
@@ -42,7 +81,7 @@ class BenchmarkResultInline(admin.TabularInline):
 @admin.register(m.Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ("slug", "title", "organism", "modality", "sample_type", "release_date", "updated_at")
-    list_filter = ("modality", "organism", "sample_type", "fixation", "tissues", "collections")
+    list_filter = (IncompleteFilter, "modality", "organism", "sample_type", "fixation", "tissues", "collections")
     search_fields = ("slug", "title", "description", "sample_protocol")
     list_select_related = ("organism",)
     autocomplete_fields = ("organism", "tissues", "cell_types", "treatments", "institutions", "publications")
@@ -85,6 +124,7 @@ class DatasetAdmin(admin.ModelAdmin):
             "Credit and access",
             {
                 "fields": (
+                    "creators",
                     "institutions",
                     "contributions",
                     "acknowledgements",

@@ -265,7 +265,7 @@ class DatasetViewSet(WritableCatalogViewSet):
 
     def _record(self) -> tuple[Dataset, citations.CitationRecord]:
         dataset = self.get_object()
-        url = self.request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+        url = citations.canonical_url(reverse("catalog:dataset-detail", args=[dataset.slug]))
         return dataset, citations.dataset_record(dataset, url=url, publisher=_publisher())
 
     @extend_schema(summary="How to cite a dataset", parameters=[STYLE_PARAMETER], responses=CITATION_RESPONSES)
@@ -438,7 +438,7 @@ class CollectionViewSet(ReadOnlyCatalogViewSet):
 
     def _record(self) -> tuple[Collection, citations.CitationRecord]:
         collection = self.get_object()
-        url = self.request.build_absolute_uri(reverse("catalog:collection-detail", args=[collection.slug]))
+        url = citations.canonical_url(reverse("catalog:collection-detail", args=[collection.slug]))
         return collection, citations.collection_record(collection, url=url, publisher=_publisher())
 
     @extend_schema(summary="How to cite a collection", parameters=[STYLE_PARAMETER], responses=CITATION_RESPONSES)
@@ -451,7 +451,7 @@ class CollectionViewSet(ReadOnlyCatalogViewSet):
     def jsonld(self, request: Request, slug: str) -> JsonResponse:
         collection, record = self._record()
         dataset_urls = {
-            dataset.slug: request.build_absolute_uri(reverse("catalog:dataset-detail", args=[dataset.slug]))
+            dataset.slug: citations.canonical_url(reverse("catalog:dataset-detail", args=[dataset.slug]))
             for dataset in collection.datasets.all()
         }
         return _jsonld_response(citations.collection_jsonld(collection, record, dataset_urls), request)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Greatest, Least, Lower
@@ -193,6 +194,25 @@ class DatasetQuerySet(models.QuerySet):
         return self.alias(coarsest_voxel_check_nm=Greatest(*_voxel_columns())).filter(coarsest_voxel_check_nm__lte=nm)
 
 
+def validate_creators(value: object) -> None:
+    """Creators edited in the admin obey the manifest's rules, so an export always loads again."""
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as SchemaError
+
+    from catalog.schemas.manifest import CreatorManifest
+
+    try:
+        creators = TypeAdapter(list[CreatorManifest]).validate_python(value)
+    except SchemaError as error:
+        messages = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        raise ValidationError("; ".join(messages)) from error
+    if [creator.model_dump() for creator in creators] != value:
+        raise ValidationError(
+            "Give every creator as {name, given_name, family_name, orcid} (blank strings where unknown), "
+            "the ORCID iD as 0000-0000-0000-000X."
+        )
+
+
 class Dataset(models.Model):
     """One imaged sample: its metadata, acquisition and the volumes, crops and views made from it."""
 
@@ -214,6 +234,13 @@ class Dataset(models.Model):
     contributions = models.TextField(blank=True)
     acknowledgements = models.TextField(blank=True)
     institutions = models.ManyToManyField("catalog.Institution", blank=True, related_name="datasets")
+    creators = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_creators],
+        help_text="People and teams credited for the data, in citation order: [{name, given_name, family_name, "
+        "orcid}]; a creator without a family name is an organisation. Citations fall back to the institutions.",
+    )
 
     modality = models.CharField(max_length=20, choices=Modality.choices, blank=True)
     instrument = models.CharField(max_length=200, blank=True)

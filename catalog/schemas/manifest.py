@@ -9,6 +9,7 @@ curators send to the REST API, so a record means the same thing whichever way it
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Annotated
 
 import webcolors
@@ -69,7 +70,33 @@ def normalise_colour(value: str) -> str:
         raise ValueError(f"{value!r} is not a CSS colour name or #rrggbb") from error
 
 
+ORCID_PREFIXES = ("https://orcid.org/", "http://orcid.org/", "orcid.org/")
+ORCID_RE = re.compile(r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$")
+
+
+def normalise_orcid(value: str) -> str:
+    """Store an ORCID iD as its 16 characters; the check digit (ISO 7064 11,2) catches typos."""
+    text = value.strip()
+    for prefix in ORCID_PREFIXES:
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    if not text:
+        return ""
+    text = text.upper()
+    if not ORCID_RE.match(text):
+        raise ValueError(f"{value!r} is not an ORCID iD (expected 0000-0000-0000-000X)")
+    total = 0
+    for digit in text[:-1].replace("-", ""):
+        total = (total + int(digit)) * 2
+    check = (12 - total % 11) % 11
+    if text[-1] != ("X" if check == 10 else str(check)):
+        raise ValueError(f"{value!r} is not an ORCID iD: its check digit is wrong")
+    return text
+
+
 Doi = Annotated[str, AfterValidator(normalise_doi)]
+Orcid = Annotated[str, AfterValidator(normalise_orcid)]
 Colour = Annotated[str, AfterValidator(normalise_colour)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
@@ -271,6 +298,23 @@ class DoiManifest(Strict):
     group: DoiGroup = DoiGroup.DATASET
 
 
+class CreatorManifest(Strict):
+    """A person (given and family name) or, with no family name, an organisation or team."""
+
+    name: Name
+    given_name: str = ""
+    family_name: str = ""
+    orcid: Orcid = ""
+
+    @model_validator(mode="after")
+    def _person_or_organisation(self) -> CreatorManifest:
+        if self.given_name and not self.family_name:
+            raise ValueError("a given name needs a family name (an organisation has neither)")
+        if self.orcid and not self.family_name:
+            raise ValueError("an ORCID iD identifies a person: give the family name too")
+        return self
+
+
 class PublicationManifest(Strict):
     title: Annotated[str, Field(min_length=1)]
     authors: str = ""
@@ -327,6 +371,7 @@ class DatasetManifest(Strict):
     sample: SampleManifest = SampleManifest()
     imaging: ImagingManifest = ImagingManifest()
     institutions: list[Name] = []
+    creators: list[CreatorManifest] = []
     acknowledgements: str = ""
     licence: str = ""
     licence_url: str = ""
@@ -354,6 +399,7 @@ class DatasetManifest(Strict):
     @model_validator(mode="after")
     def _unique_children(self) -> DatasetManifest:
         _require_unique([d.doi for d in self.dois], "dois", "doi")
+        _require_unique([c.name for c in self.creators], "creators", "name")
         _require_unique([v.name for v in self.volumes], "volumes", "name")
         _require_unique([v.url for v in self.volumes if v.url], "volumes", "url")
         _require_unique([c.number for c in self.crops], "crops", "number")

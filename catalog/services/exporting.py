@@ -145,6 +145,7 @@ def dataset_manifest(dataset: m.Dataset) -> DatasetManifest:
             "extent_nm": axis_vector(dataset, "extent"),
         },
         institutions=[i.name for i in dataset.institutions.all()],
+        creators=dataset.creators,
         acknowledgements=dataset.acknowledgements,
         licence=dataset.licence,
         licence_url=dataset.licence_url,

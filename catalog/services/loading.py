@@ -64,16 +64,34 @@ class CatalogFiles:
     datasets: dict[str, DatasetManifest] = field(default_factory=dict)
 
 
+# What happened to a row, weakest first: a row counts once per load, under its strongest outcome.
+OUTCOMES = ("unchanged", "updated", "created")
+
+
 @dataclass
 class LoadReport:
-    """What a load did, per model: created, updated and unchanged rows; records left alone."""
+    """What a load did, per model: created, updated and unchanged rows; records left alone.
+
+    Rows are counted once each. Shared rows (an institution, a cell type, a publication) are met
+    once per dataset naming them; the first meeting creates a row that later ones find, and those
+    must not turn a row this load created into an "unchanged" one.
+    """
 
     counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     not_in_manifests: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    _outcomes: dict[tuple[str, Any], str] = field(default_factory=dict, repr=False)
 
-    def record(self, model: type[models.Model], outcome: str) -> None:
-        self.counts[model._meta.verbose_name_plural][outcome] += 1
+    def record(self, model: type[models.Model], outcome: str, pk: Any) -> None:
+        """Count ``outcome`` for row ``pk`` of ``model``; a row seen before keeps its strongest outcome."""
+        name = model._meta.verbose_name_plural
+        previous = self._outcomes.get((name, pk))
+        if previous is not None and OUTCOMES.index(previous) >= OUTCOMES.index(outcome):
+            return
+        if previous is not None:
+            self.counts[name][previous] -= 1
+        self._outcomes[(name, pk)] = outcome
+        self.counts[name][outcome] += 1
 
     @property
     def changed(self) -> bool:
@@ -306,18 +324,18 @@ class _Loader:
         """Create ``model(**values)`` or update only the fields of ``instance`` that differ."""
         if instance is None:
             instance = model.objects.create(**values)
-            self.report.record(model, "created")
+            self.report.record(model, "created", instance.pk)
             return instance
         changed = [name for name, value in values.items() if getattr(instance, name) != value]
         if not changed:
-            self.report.record(model, "unchanged")
+            self.report.record(model, "unchanged", instance.pk)
             return instance
         for name in changed:
             setattr(instance, name, values[name])
         if any(f.name == "updated_at" for f in model._meta.fields):
             changed.append("updated_at")
         instance.save(update_fields=changed)
-        self.report.record(model, "updated")
+        self.report.record(model, "updated", instance.pk)
         return instance
 
     def sync_m2m(self, manager: Any, ids: Iterable[int]) -> None:
@@ -413,6 +431,7 @@ class _Loader:
             "embedding": sample.embedding,
             "contributions": sample.contributions,
             "acknowledgements": manifest.acknowledgements,
+            "creators": [creator.model_dump() for creator in manifest.creators],
             "modality": imaging.modality or "",
             "instrument": imaging.instrument,
             "acquisition_id": imaging.acquisition_id,
@@ -467,7 +486,7 @@ class _Loader:
 
     def named(self, model: type[ModelT], name: str) -> ModelT:
         instance, created = model.objects.get_or_create(name=name)
-        self.report.record(model, "created" if created else "unchanged")
+        self.report.record(model, "created" if created else "unchanged", instance.pk)
         return instance
 
     def doi(self, value: str) -> m.DOI:

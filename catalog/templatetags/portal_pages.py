@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import template
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import QueryDict
@@ -15,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from catalog.models.base import AXES
+from catalog.neuroglancer.links import viewer_base_url
 
 register = template.Library()
 
@@ -24,9 +27,12 @@ TIMES = " \u00d7 "
 # Characters that could end a <script> element or open an HTML comment inside JSON.
 _SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
-# CommonMark without raw HTML: anything HTML-like in a description is shown as text, and the
-# parser refuses javascript:, vbscript: and data: link targets.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# CommonMark (plus GitHub's pipe tables) without raw HTML: anything HTML-like in a description
+# is shown as text, and the parser refuses javascript:, vbscript: and data: link targets.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+# Public Neuroglancer deployments that source documents link to; their links are re-pointed
+# at the portal's own viewer.
+PUBLIC_VIEWER_HOSTS = {"neuroglancer-demo.appspot.com"}
 
 
 def _number(value: float) -> str:
@@ -85,10 +91,34 @@ def ld_json(data: dict[str, Any]) -> SafeString:
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))
 
 
-@register.filter
-def markdown(text: str) -> SafeString:
-    """Render curator-written markdown; raw HTML in the source is escaped, never passed through."""
-    return mark_safe(_MARKDOWN.render(text or ""))
+def _public_viewer_state(href: str) -> str | None:
+    """The state part (after ``#!``) of a link into a public Neuroglancer; None for other links."""
+    base, marker, state = href.partition("#!")
+    parts = urlsplit(base)
+    hosts = PUBLIC_VIEWER_HOSTS | {urlsplit(settings.PUBLIC_NEUROGLANCER_VIEWER_URL).netloc}
+    if marker and parts.scheme in ("http", "https") and parts.netloc in hosts and state:
+        return state
+    return None
+
+
+@register.simple_tag(takes_context=True)
+def markdown(context: template.Context, text: str) -> SafeString:
+    """Render curator-written markdown; raw HTML in the source is escaped, never passed through.
+
+    Links into a public Neuroglancer open the same state in the portal's own viewer (its
+    setting, else the self-hosted one), as every other viewer link of the portal does.
+    """
+    tokens = _MARKDOWN.parse(text or "")
+    base = None
+    for token in tokens:
+        for child in token.children or []:
+            if child.type != "link_open":
+                continue
+            state = _public_viewer_state(str(child.attrGet("href") or ""))
+            if state is not None:
+                base = base or viewer_base_url(context.get("request"))
+                child.attrSet("href", f"{base}#!{state}")
+    return mark_safe(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
 
 
 @register.simple_tag(takes_context=True)
