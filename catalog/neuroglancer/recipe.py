@@ -125,7 +125,7 @@ class NothingToShowError(ConflictError):
         by_reason: dict[str, list[str]] = {}
         for volume, error in skipped:
             by_reason.setdefault(error.message, []).append(volume.name)
-        reasons = "; ".join(
+        reasons = " ".join(
             f"{', '.join(names) if len(names) <= 3 else f'{len(names)} volumes'}: {message}"
             for message, names in by_reason.items()
         )
