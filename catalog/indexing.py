@@ -185,6 +185,8 @@ def refresh_viewer_facts(dataset_ids: Collection[int] | None) -> None:
     very states the endpoints build (``catalog.neuroglancer.adapters.viewer_facts``). Pages and
     API lists then show the reason or the right link without building a state per row; the price
     is paid once per write, a few milliseconds per record. Rows are written only when changed.
+    The lengths count the source URLs as the S3 endpoint setting writes them: a deployment that
+    changes ``AWS_ENDPOINT_URL_S3`` rebuilds them (``refresh_derived(None)``).
     """
     ids = list(Dataset.objects.values_list("pk", flat=True)) if dataset_ids is None else sorted(dataset_ids)
     for start in range(0, len(ids), FACTS_BATCH):
