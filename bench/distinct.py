@@ -37,7 +37,7 @@ MIN_DISTINCT = 2_000
 DEFAULT_CAP = 6_000
 SEED = 11
 # A sampler stops when this many draws in a row brought no new path (the catalog has no more).
-STALL_DRAWS = 3_000
+STALL_DRAWS = 1_000
 # How many words a search has: mostly one or two.
 SEARCH_WORD_COUNTS = (1, 1, 2, 2, 3)
 
@@ -106,6 +106,23 @@ class Twin:
     datasette: str | None = None
 
 
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A request before its query strings are encoded: drawn many times, encoded once."""
+
+    portal_path: str
+    portal: Pairs
+    datasette_path: str | None = None
+    datasette: Pairs = ()
+
+    def twin(self) -> Twin:
+        datasette = _query(self.datasette_path, self.datasette) if self.datasette_path else None
+        return Twin(_query(self.portal_path, self.portal), datasette)
+
+
 @dataclass(frozen=True)
 class DatasetRow:
     id: int
@@ -149,6 +166,20 @@ class Snapshot:
             ).fetchall()
             self._matches[text] = {row[0] for row in rows}
         return self._matches[text]
+
+    def match_count(self, text: str) -> int:
+        """How many datasets ``_search=text`` finds (without building the set of them)."""
+        from datasette.utils import escape_fts
+
+        query = "SELECT count(*) FROM datasets_fts WHERE datasets_fts MATCH ?"
+        return self.connection.execute(query, [escape_fts(text)]).fetchone()[0]
+
+    def match_at(self, text: str, index: int) -> int:
+        """The id of the ``index``-th dataset (from 0, by id) that ``_search=text`` finds."""
+        from datasette.utils import escape_fts
+
+        query = "SELECT rowid FROM datasets_fts WHERE datasets_fts MATCH ? ORDER BY rowid LIMIT 1 OFFSET ?"
+        return self.connection.execute(query, [escape_fts(text), index]).fetchone()[0]
 
     def members(self, filters: Sequence[tuple[str, str]]) -> set[int]:
         """Ids of the datasets matching every filter (``q`` by full text)."""
@@ -258,28 +289,43 @@ class PoolBuilder:
         self.cap = cap
         self.rows = sorted(snapshot.datasets.values(), key=lambda row: row.id)
         self.with_organism = [row for row in self.rows if row.organism]
-        self._orders: dict[tuple, list[DatasetRow]] = {}
+        # Per sort: each dataset's position in datasette's order (rows are sorted by id first,
+        # and Python's sort is stable, so ties stay in id order as datasette's tie-breaker has them).
+        self._ranks: dict[tuple[str, bool], dict[int, int]] = {}
         self._crop_lists: dict[tuple[str, str | None], list[CropRow]] = {}
+        self._search_counts: dict[str, int] = {}
+        self._member_sets: dict[tuple[tuple[str, str], ...], set[int]] = {}
+        self._orders: dict[tuple[tuple[tuple[str, str], ...], str, bool], list[int]] = {}
 
-    def _sample(self, make: Callable[[], Twin | None]) -> list[Twin]:
-        found: dict[str, Twin] = {}
+    def _sample(self, draw: Callable[[], Draft | None]) -> list[Twin]:
+        """Distinct requests from ``draw`` until ``cap`` of them, or until new ones stop coming."""
+        found: dict[tuple[str, Pairs], Twin] = {}
         stalled = 0
         while len(found) < self.cap and stalled < STALL_DRAWS:
-            twin = make()
-            if twin is None or twin.portal in found:
+            draft = draw()
+            key = (draft.portal_path, draft.portal) if draft is not None else None
+            if key is None or key in found:
                 stalled += 1
                 continue
-            found[twin.portal] = twin
+            found[key] = draft.twin()
             stalled = 0
         return list(found.values())
 
-    def _ordered(self, filters: Sequence[tuple[str, str]], column: str, descending: bool) -> list[DatasetRow]:
-        """The matching datasets in datasette's order: ``column`` (ascending or not), then id."""
+    def _members(self, filters: Sequence[tuple[str, str]]) -> set[int]:
+        key = tuple(filters)
+        if key not in self._member_sets:
+            self._member_sets[key] = self.snapshot.members(filters)
+        return self._member_sets[key]
+
+    def _ordered(self, filters: Sequence[tuple[str, str]], column: str, descending: bool) -> list[int]:
+        """Ids of the datasets matching ``filters`` in datasette's order: ``column`` (ascending or not), then id."""
         key = (tuple(filters), column, descending)
         if key not in self._orders:
-            rows = sorted((self.snapshot.datasets[pk] for pk in self.snapshot.members(filters)), key=lambda r: r.id)
-            rows.sort(key=lambda r: getattr(r, column) or "", reverse=descending)
-            self._orders[key] = rows
+            rank_key = (column, descending)
+            if rank_key not in self._ranks:
+                rows = sorted(self.rows, key=lambda r: getattr(r, column) or "", reverse=descending)
+                self._ranks[rank_key] = {row.id: rank for rank, row in enumerate(rows)}
+            self._orders[key] = sorted(self._members(filters), key=self._ranks[rank_key].__getitem__)
         return self._orders[key]
 
     def _crops(self, organelle: str, split: str | None) -> list[CropRow]:
@@ -324,47 +370,48 @@ class PoolBuilder:
 
     # --- the pools -----------------------------------------------------------------------------
 
-    def api_list(self) -> Twin | None:
+    def api_list(self) -> Draft | None:
         """Datasets of one organism, perhaps with more filters, in one of three orders, one page."""
         row = self._row(self.with_organism)
         filters = [("organism", row.organism or "")]
         filters += [f for f in self._filters_from(row, 0.35) if f[0] != "organism"]
         ordering, sort_param, sort_column = self.rng.choice(LIST_ORDERINGS)
-        members = self._ordered(filters, sort_column, sort_param == "_sort_desc")
-        page = self.rng.randint(1, _pages(len(members), exact=True))
+        page = self.rng.randint(1, _pages(len(self._members(filters)), exact=True))
         portal = list(filters) + ([("ordering", ordering)] if ordering else [])
         datasette = [*_datasette_filters(filters), (sort_param, sort_column), ("_size", str(PAGE_SIZE))]
         if page > 1:
-            last = members[(page - 1) * PAGE_SIZE - 1]
+            ordered = self._ordered(filters, sort_column, sort_param == "_sort_desc")
+            last = self.snapshot.datasets[ordered[(page - 1) * PAGE_SIZE - 1]]
             if getattr(last, sort_column) is None:
                 return None
             portal.append(("page", str(page)))
             datasette.append(("_next", _token(getattr(last, sort_column), last.id)))
         datasette += [("_col", column) for column in DATASETTE_LIST_COLUMNS] + [("_shape", "objects")]
-        return Twin(_query("/api/datasets/", portal), _query(_table("datasets"), datasette))
+        return Draft("/api/datasets/", tuple(portal), _table("datasets"), tuple(datasette))
 
-    def api_search(self) -> Twin | None:
+    def api_search(self) -> Draft | None:
         """One to three words of one dataset's title and description, one page."""
         words = self._words(self._row(), SEARCH_WORD_COUNTS)
         if not words:
             return None
-        matches = sorted(self.snapshot.matches(words))
-        page = self.rng.randint(1, _pages(len(matches), exact=False))
+        if words not in self._search_counts:
+            self._search_counts[words] = self.snapshot.match_count(words)
+        page = self.rng.randint(1, _pages(self._search_counts[words], exact=False))
         portal = [("q", words)]
         datasette = [("_search", words), ("_size", str(PAGE_SIZE))]
         if page > 1:
             portal.append(("page", str(page)))
-            datasette.append(("_next", str(matches[(page - 1) * PAGE_SIZE - 1])))
+            datasette.append(("_next", str(self.snapshot.match_at(words, (page - 1) * PAGE_SIZE - 1))))
         datasette += [("_col", column) for column in DATASETTE_LIST_COLUMNS] + [("_shape", "objects")]
-        return Twin(_query("/api/datasets/", portal), _query(_table("datasets"), datasette))
+        return Draft("/api/datasets/", tuple(portal), _table("datasets"), tuple(datasette))
 
-    def api_facets(self) -> Twin | None:
+    def api_facets(self) -> Draft | None:
         """Facet counts under a few of one dataset's values, sometimes with a search word."""
         filters = self._filters_from(self._row(), 0.3, q=0.3)
         datasette = [*_datasette_filters(filters), ("_size", "0"), *DATASETTE_FACETS, ("_shape", "objects")]
-        return Twin(_query("/api/datasets/facets/", list(filters)), _query(_table(FACET_VIEW), datasette))
+        return Draft("/api/datasets/facets/", tuple(filters), _table(FACET_VIEW), tuple(datasette))
 
-    def api_crops(self) -> Twin | None:
+    def api_crops(self) -> Draft | None:
         """Crops annotated with one class (a group counts its members), perhaps of one split, one page."""
         crop = self.snapshot.crops[self.rng.randrange(len(self.snapshot.crops))]
         if not crop.classes:
@@ -389,15 +436,14 @@ class PoolBuilder:
             portal.append(("page", str(page)))
             datasette.append(("_next", f"{last},{last}" if ordering else str(last)))
         datasette += [("_nocol", "label_class_closure"), ("_shape", "objects")]
-        return Twin(_query("/api/crops/", portal), _query(_table("crops"), datasette))
+        return Draft("/api/crops/", tuple(portal), _table("crops"), tuple(datasette))
 
-    def browse(self) -> Twin | None:
+    def browse(self) -> Draft | None:
         """The browse page (list and facets) under a few of one dataset's values, one page."""
         filters = self._filters_from(self._row(), 0.3, q=0.3)
         exact = not any(name == "q" for name, _ in filters)
-        page = self.rng.randint(1, _pages(len(self.snapshot.members(filters)), exact=exact))
-        portal = list(filters) + ([("page", str(page))] if page > 1 else [])
-        return Twin(_query("/datasets/", portal))
+        page = self.rng.randint(1, _pages(len(self._members(filters)), exact=exact))
+        return Draft("/datasets/", (*filters, *([("page", str(page))] if page > 1 else [])))
 
     def build(self) -> dict[str, list[Twin]]:
         rows = list(self.rows)

@@ -147,7 +147,9 @@ def _latency_checks(target: Any, c1: dict[str, Any], why: str) -> list[dict[str,
     return checks
 
 
-def _baseline_check(baseline: dict[str, Any] | None, size: int, name: str, result: dict[str, Any]) -> list:
+def _baseline_check(
+    baseline: dict[str, Any] | None, size: int, name: str, result: dict[str, Any], load_average: Any
+) -> list:
     """The repeated mix keeps today's figures: p50 and req/s@16 within the tolerance of the baseline."""
     base = ((baseline or {}).get("runs", {}).get(str(size)) or {}).get(name)
     if not base:
@@ -168,7 +170,9 @@ def _baseline_check(baseline: dict[str, Any] | None, size: int, name: str, resul
             f"within {BASELINE_TOLERANCE:.0%} of {baseline.get('source', 'the baseline') if baseline else ''}",
             measured,
             ok,
-            f"slower than the baseline with the caches warm: {_limit(result)}",
+            f"slower than the baseline with the caches warm (load average before measuring {load_average}, "
+            f"the baseline's {(baseline or {}).get('load_average', {}).get(str(size), 'not recorded')}): "
+            f"{_limit(result)}",
         )
     ]
 
@@ -235,7 +239,9 @@ def _evaluate_repeated(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if endpoint.kind != FLOOR:
             checks.extend(scaling)
         if endpoint.kind != FLOOR:
-            checks.extend(_baseline_check(results.get("baseline"), sizes[-1], name, result))
+            checks.extend(
+                _baseline_check(results.get("baseline"), sizes[-1], name, result, largest.get("load_average", "?"))
+            )
     return summary
 
 
@@ -638,7 +644,11 @@ def baseline_from(results: dict[str, Any]) -> dict[str, Any]:
                 if c16.get("rps") is not None:
                     figures["rps"] = round(c16["rps"], 1)
                 runs.setdefault(size, {})[name] = figures
-    return {"source": f"commit {meta.get('commit', '?')}, run {meta.get('finished', '?')}", "runs": runs}
+    return {
+        "source": f"commit {meta.get('commit', '?')}, run {meta.get('finished', '?')}",
+        "load_average": {size: run.get("load_average") for size, run in results.get("runs", {}).items()},
+        "runs": runs,
+    }
 
 
 def load_baseline(path: Path = BASELINE_PATH) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ from bench import server as srv
 from bench.distinct import DEFAULT_CAP
 from bench.endpoints import DISTINCT_ENDPOINTS, ENDPOINTS, PAGE_SIZE_PROBES, DistinctEndpoint, Endpoint, Samples
 from bench.load import LoadResult, Probe, probe, run_load, wrk_available
+from bench.report import hit_rate
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SIZES = (1_000, 10_000)
@@ -316,7 +317,7 @@ def measure_pool(
         f"  {side:9s} {endpoint.name:13s} p50 {c1['p50_ms']:7.2f} ms  p95 {c1['p95_ms']:7.2f} ms  "
         f"{c16.get('rps', 0):7.0f} req/s@16  {len(paths)} paths  queries {result['queries']}  "
         f"sql/app {result['sql_ms']}/{result['app_ms']} ms"
-        + (f"  cache hits/misses@16 {c16.get('cache_hits')}/{c16.get('cache_misses')}" if c16 else "")
+        + (f"  cache hits@16 {hit_rate(c16)}" if side == "portal" else "")
         + (f"  ({result['shortfall']})" if "shortfall" in result else "")
     )
     if c1["errors"] or c16.get("errors"):
