@@ -177,13 +177,6 @@ def endpoint_by_name(name: str) -> Endpoint:
     raise KeyError(f"unknown endpoint {name!r}; known: {', '.join(e.name for e in ENDPOINTS)}")
 
 
-def distinct_endpoint_by_name(name: str) -> DistinctEndpoint:
-    for endpoint in DISTINCT_ENDPOINTS:
-        if endpoint.name == name:
-            return endpoint
-    raise KeyError(f"unknown distinct endpoint {name!r}; known: {', '.join(e.name for e in DISTINCT_ENDPOINTS)}")
-
-
 def collect_samples(*, seed: int = 11, search: str = "mitochondria") -> Samples:
     """Pick the filter values and the rotated records from the catalog in the database.
 
