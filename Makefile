@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv viewer migrate catalog lint format bench bench-small worker clean
+.PHONY: run test venv viewer migrate catalog lint format bench bench-small bench-explain worker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,11 +52,17 @@ format: venv
 worker: venv
 	$(VENV)/bin/celery -A portal worker --loglevel=info
 
+# The catalog-scale benchmark (bench/README.md): both request mixes, the datasette side-by-side,
+# 1,000 and 10,000 datasets. bench-small: 1,000 datasets only, shorter runs.
 bench: venv
 	$(PY) -m bench.run
 
 bench-small: venv
 	$(PY) -m bench.run --small
+
+# EXPLAIN (ANALYZE, BUFFERS) of the search, facet and detail queries on the benchmark database.
+bench-explain: venv
+	$(PY) -m bench.explain --plans --markdown
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -1,8 +1,14 @@
-"""The fixed request mix of the benchmark and the targets each request must reach: one place.
+"""The two request mixes of the benchmark and the targets each request must reach: one place.
 
-Paths are built from ``Samples`` taken from the generated catalog, so that per-object endpoints
-rotate over many records (a dataset page is not measured on one warm row) and filters use
-values that exist. An endpoint whose path answers 404 is reported as not available.
+The repeated mix (``ENDPOINTS``) asks the same few paths again and again: the steady state of
+the per-version caches. Its paths are built from ``Samples`` taken from the generated catalog,
+so that per-object endpoints rotate over many records and filters use values that exist.
+
+The distinct mix (``DISTINCT_ENDPOINTS``, issue 12) asks thousands of different paths per
+endpoint, built by ``bench.distinct`` from the catalog's own words and values, with the
+caches emptied before each measured run: what real traffic and every catalog write cost. Its
+JSON cells also run against datasette serving the same catalog. An endpoint whose path answers
+404 is reported as not available.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ MAX_SCALING = 1.5
 MIN_FLOOR_RATIO = 1 / 3
 MAX_WORKER_RSS_MB = 200
 ROTATION = 200
+
+# Issue 12's targets for the distinct mix.
+DISTINCT_MAX_SCALING = 1.3
+MIN_DATASETTE_RATIO = 2.0
+# "The repeated mix keeps today's figures": p50 and throughput within this fraction of the
+# baseline (bench/baseline.json), or p50 within BASELINE_SLACK_MS (sub-millisecond noise).
+BASELINE_TOLERANCE = 0.2
+BASELINE_SLACK_MS = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,60 @@ ENDPOINTS: list[Endpoint] = [
         p50_ms=5,
         conditional=True,
     ),
+]
+
+
+@dataclass(frozen=True)
+class DistinctEndpoint:
+    """One endpoint of the distinct mix: its pool (``bench.distinct.POOLS``, same name) and targets.
+
+    ``datasette`` describes the equivalent datasette request; empty when there is none (pages).
+    """
+
+    name: str
+    label: str
+    kind: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    datasette: str = ""
+
+
+DISTINCT_ENDPOINTS: list[DistinctEndpoint] = [
+    DistinctEndpoint(
+        "api-list",
+        "API datasets by organism (+ filters, order, page)",
+        JSON,
+        p50_ms=10,
+        p95_ms=30,
+        datasette="table filters (column, __arraycontains), _sort, _next",
+    ),
+    DistinctEndpoint(
+        "api-search",
+        "API full-text search (words, page)",
+        JSON,
+        p50_ms=10,
+        p95_ms=30,
+        datasette="_search (FTS5), _next",
+    ),
+    DistinctEndpoint(
+        "api-facets",
+        "API facet counts (filters, words)",
+        JSON,
+        p50_ms=10,
+        p95_ms=30,
+        datasette="_facet and _facet_array, _size=0",
+    ),
+    DistinctEndpoint("api-detail", "API dataset detail", JSON, p50_ms=10, p95_ms=30, datasette="row JSON"),
+    DistinctEndpoint(
+        "api-crops",
+        "API crops by class (+ split, order, page)",
+        JSON,
+        p50_ms=10,
+        p95_ms=30,
+        datasette="__arraycontains, _sort_desc, _next",
+    ),
+    DistinctEndpoint("browse", "Browse page with facets (filters, words, page)", PAGE, p50_ms=30),
+    DistinctEndpoint("dataset-page", "Dataset page", PAGE, p50_ms=30),
 ]
 
 # Query counts must not grow with the page size either: these pairs are compared at both sizes.

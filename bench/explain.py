@@ -3,6 +3,15 @@
 ``python -m bench.explain /api/datasets/?q=mitochondria [--top 3]`` requests the path through
 Django's test client with the benchmark's production settings, lists every SQL query with its
 time, and prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the slowest ones.
+
+``python -m bench.explain --plans [--markdown]`` does it for every SELECT of the requests
+issue 12 is about: full-text search (its count and its page), facet counts (unfiltered,
+filtered, with a search) and the dataset detail, with values taken from the catalog in the
+database; ``--markdown`` prints the section to paste under "EXPLAIN plans at 10,000 datasets"
+in ``bench/README.md``.
+
+Every measured request runs with the caches emptied first (the catalog version bumped, as a
+write does), so the queries shown are the uncached path, the one the distinct mix measures.
 """
 
 from __future__ import annotations
@@ -11,15 +20,101 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from bench import server as srv
+
+SEARCH_WORD = "mitochondria"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One request of ``--plans``: what it stands for and its path."""
+
+    label: str
+    path: str
+
+
+def plan_requests() -> list[Plan]:
+    """The requests whose plans the README shows, built from the catalog in the database."""
+    from bench.endpoints import collect_samples
+
+    samples = collect_samples(search=SEARCH_WORD)
+    slug = samples.dataset_slugs[0] if samples.dataset_slugs else "missing"
+    return [
+        Plan("search, first page (count + page)", f"/api/datasets/?q={SEARCH_WORD}"),
+        Plan("search, two words, second page", f"/api/datasets/?q={SEARCH_WORD}+membrane&page=2"),
+        Plan("facet counts, unfiltered", "/api/datasets/facets/"),
+        Plan("facet counts, one organism", f"/api/datasets/facets/?organism={samples.organism}"),
+        Plan("facet counts, with a search", f"/api/datasets/facets/?q={SEARCH_WORD}"),
+        Plan("dataset detail", f"/api/datasets/{slug}/"),
+    ]
+
+
+def capture(client: Any, path: str) -> tuple[Any, list[dict[str, str]], float]:
+    """Request ``path`` with empty caches; the response, its queries and its wall time (ms)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.freshness import bump_catalog_version
+
+    client.get(path)  # imports, connections, the class graph: not what is measured
+    bump_catalog_version()
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+    return response, list(captured.captured_queries), elapsed
+
+
+def explain(sql: str) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        return [line for (line,) in cursor.fetchall()]
+
+
+def _is_select(sql: str) -> bool:
+    return sql.lstrip().upper().startswith(("SELECT", "WITH"))
+
+
+def print_request(client: Any, label: str, path: str, *, top: int | None, markdown: bool) -> None:
+    """One request: every query with its time, and the plans of the slowest ``top`` (all when None)."""
+    response, queries, elapsed = capture(client, path)
+    total_sql = sum(float(q["time"]) for q in queries) * 1000
+    summary = f"HTTP {response.status_code}, {elapsed:.1f} ms, {len(queries)} queries, {total_sql:.1f} ms SQL"
+    if markdown:
+        print(f"\n#### {label}: `{path}`\n\n{summary}.\n")
+    else:
+        print(f"\n=== {label}{': ' if label else ''}{path}: {summary}")
+        for index, query in enumerate(queries):
+            print(f"[{index}] {float(query['time']) * 1000:8.1f} ms  {query['sql'][:300]}")
+    chosen = [q for q in queries if _is_select(q["sql"])]
+    if top is not None:
+        chosen = sorted(chosen, key=lambda q: float(q["time"]), reverse=True)[:top]
+    for query in chosen:
+        index = queries.index(query)
+        plan = "\n".join(explain(query["sql"]))
+        if markdown:
+            print(f"Query {index} ({float(query['time']) * 1000:.1f} ms):\n\n```sql\n{query['sql']}\n```\n")
+            print(f"```text\n{plan}\n```\n")
+        else:
+            print(f"\n--- [{index}] EXPLAIN ANALYZE ({float(query['time']) * 1000:.1f} ms)\n{query['sql']}\n\n{plan}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+")
+    parser.add_argument("paths", nargs="*")
     parser.add_argument("--top", type=int, default=2, help="how many of the slowest queries to EXPLAIN")
+    parser.add_argument(
+        "--plans", action="store_true", help="EXPLAIN every query of the search, facet and detail requests"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print --plans as a Markdown section")
     args = parser.parse_args(argv)
+    if not args.paths and not args.plans:
+        parser.error("give paths, or --plans")
     os.environ.update(
         srv.bench_environment(
             os.environ.get("BENCH_DATABASE_URL", srv.DEFAULT_DATABASE_URL),
@@ -31,32 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client(SERVER_NAME="127.0.0.1")
+    if args.plans:
+        from catalog.models import Dataset
+
+        if args.markdown:
+            print(
+                f"Catalog: {Dataset.objects.count():,} datasets, PostgreSQL {connection.pg_version // 10000}; "
+                "every request with the caches emptied first (`python -m bench.explain --plans --markdown`)."
+            )
+        for plan in plan_requests():
+            print_request(client, plan.label, plan.path, top=None, markdown=args.markdown)
     for path in args.paths:
-        client.get(path)
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)
-            elapsed = (time.perf_counter() - started) * 1000
-        queries = captured.captured_queries
-        total_sql = sum(float(q["time"]) for q in queries) * 1000
-        print(
-            f"\n=== {path}: HTTP {response.status_code}, {elapsed:.1f} ms, "
-            f"{len(queries)} queries, {total_sql:.1f} ms SQL"
-        )
-        for index, query in enumerate(queries):
-            print(f"[{index}] {float(query['time']) * 1000:8.1f} ms  {query['sql'][:300]}")
-        slowest = sorted(queries, key=lambda q: float(q["time"]), reverse=True)[: args.top]
-        for query in slowest:
-            if not query["sql"].lstrip().upper().startswith("SELECT"):
-                continue
-            print(f"\n--- EXPLAIN ANALYZE ({float(query['time']) * 1000:.1f} ms)\n{query['sql']}\n")
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-                for (line,) in cursor.fetchall():
-                    print(line)
+        print_request(client, "", path, top=args.top, markdown=args.markdown)
     return 0
 
 

@@ -916,8 +916,7 @@ def after_load(connection: Any, *, phases: dict[str, float] | None = None) -> li
     phases["search_index"] = time.perf_counter() - mark
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE catalog_dataset")
-            cursor.execute("ANALYZE catalog_datasetclass")
+            cursor.execute("ANALYZE")  # the derived tables too
     freshness.bump_catalog_version()
     done.append("catalog.freshness.bump_catalog_version")
     cache.clear()

@@ -1,8 +1,12 @@
 """Drive load at the server from another process: wrk when installed, else a Python client.
 
 Both drivers rotate over an endpoint's paths (and If-None-Match values for revalidation) and
-return the same ``LoadResult``: request count, throughput and latency percentiles. Traffic
-only ever goes to the loopback address the launcher bound.
+return the same ``LoadResult``: request count, throughput and latency percentiles, and the
+portal's cache lookups summed from its ``X-Cache-Hits`` / ``X-Cache-Misses`` headers. Each
+client thread takes every n-th path from its own offset, so no path is asked twice before the
+whole list has been asked once: with the distinct mix's thousands of paths, a run repeats a
+request only when it outlasts its list. Traffic only ever goes to the loopback address the
+launcher bound.
 """
 
 from __future__ import annotations
@@ -22,18 +26,49 @@ RESULT_MARKER = "BENCH_RESULT"
 _WRK_SCRIPT = """
 local paths = {paths}
 local etags = {etags}
-local i = 0
+local stride = {stride}
+local threads = {{}}
+local started = 0
+function setup(thread)
+  thread:set("offset", started)
+  started = started + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  position = offset
+  hits, misses, counted, unknown = 0, 0, 0, 0
+end
 request = function()
-  i = (i % #paths) + 1
+  local i = (position % #paths) + 1
+  position = position + stride
   local headers = nil
   if etags[i] ~= nil then headers = {{["If-None-Match"] = etags[i]}} end
   return wrk.format("GET", paths[i], headers)
 end
+response = function(status, headers, body)
+  local h = headers["X-Cache-Hits"] or headers["x-cache-hits"]
+  local m = headers["X-Cache-Misses"] or headers["x-cache-misses"]
+  if h == "unknown" or m == "unknown" then
+    unknown = unknown + 1
+  elseif h ~= nil and m ~= nil and tonumber(h) ~= nil and tonumber(m) ~= nil then
+    hits = hits + tonumber(h)
+    misses = misses + tonumber(m)
+    counted = counted + 1
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("{marker} %d %d %d %d %d %.3f %d %d %d %d %d %d\\n",
+  local h, m, c, u = 0, 0, 0, 0
+  for _, thread in ipairs(threads) do
+    h = h + thread:get("hits")
+    m = m + thread:get("misses")
+    c = c + thread:get("counted")
+    u = u + thread:get("unknown")
+  end
+  io.write(string.format("{marker} %d %d %d %d %d %.3f %d %d %d %d %d %d %d %d %d %d\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+    latency:percentile(99), latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout,
+    h, m, c, u))
 end
 """
 
@@ -53,6 +88,10 @@ class LoadResult:
     mean_ms: float
     max_ms: float
     errors: int
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_counted: int = 0
+    cache_unknown: int = 0
 
     def as_dict(self) -> dict:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -70,6 +109,20 @@ class Probe:
     sql_ms: float | None
     app_ms: float | None
     content_type: str
+    cache_hits: int | None = None
+    cache_misses: int | None = None
+    cache_unknown: bool = False
+    body: bytes = b""
+
+
+def _cache_header(value: str | None) -> int | None:
+    """A cache count header as a number; None when absent, "unknown" or malformed."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def probe(host: str, port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 60) -> Probe:
@@ -97,6 +150,10 @@ def probe(host: str, port: int, path: str, headers: dict[str, str] | None = None
         sql_ms=number("X-SQL-Time", float),
         app_ms=number("X-App-Time", float),
         content_type=response.getheader("Content-Type", ""),
+        cache_hits=_cache_header(response.getheader("X-Cache-Hits")),
+        cache_misses=_cache_header(response.getheader("X-Cache-Misses")),
+        cache_unknown="unknown" in (response.getheader("X-Cache-Hits"), response.getheader("X-Cache-Misses")),
+        body=body,
     )
 
 
@@ -122,13 +179,16 @@ def run_wrk(
     timeout: float = 10,
 ) -> LoadResult:
     """Run wrk for ``seconds`` with ``connections`` open connections over the rotating paths."""
+    threads = max(1, min(2, connections))
     script = _WRK_SCRIPT.format(
-        paths=_lua_list(paths, len(paths)), etags=_lua_list(etags, len(paths)), marker=RESULT_MARKER
+        paths=_lua_list(paths, len(paths)),
+        etags=_lua_list(etags, len(paths)),
+        stride=threads,
+        marker=RESULT_MARKER,
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         script_path = Path(handle.name)
-    threads = max(1, min(2, connections))
     command = [
         "wrk",
         f"-t{threads}",
@@ -149,7 +209,8 @@ def run_wrk(
             fields = line.split()[1:]
             requests, duration_us, p50, p95, p99 = (int(x) for x in fields[:5])
             mean = float(fields[5])
-            maximum, *errors = (int(x) for x in fields[6:])
+            maximum, *errors = (int(x) for x in fields[6:12])
+            hits, misses, counted, unknown = (int(x) for x in fields[12:16])
             duration = duration_us / 1e6
             return LoadResult(
                 tool="wrk",
@@ -163,6 +224,10 @@ def run_wrk(
                 mean_ms=mean / 1000,
                 max_ms=maximum / 1000,
                 errors=sum(errors),
+                cache_hits=hits,
+                cache_misses=misses,
+                cache_counted=counted,
+                cache_unknown=unknown,
             )
     raise RuntimeError(f"wrk printed no result (exit {completed.returncode}): {completed.stderr.strip()[:500]}")
 
@@ -190,6 +255,8 @@ def run_python(
     """
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
+    # Per slot: cache hits, misses, responses that counted them, responses that said "unknown".
+    cache = [[0, 0, 0, 0] for _ in range(connections)]
     deadline = time.perf_counter() + seconds
 
     def worker(slot: int) -> None:
@@ -198,7 +265,7 @@ def run_python(
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
             headers = {"If-None-Match": etags[i % len(paths)]} if etags else {}
-            i += 1
+            i += connections
             started = time.perf_counter()
             try:
                 connection.request("GET", path, headers=headers)
@@ -206,6 +273,14 @@ def run_python(
                 response.read()
                 if response.status >= 400:
                     errors[slot] += 1
+                hits_text, misses_text = response.getheader("X-Cache-Hits"), response.getheader("X-Cache-Misses")
+                hits, misses = _cache_header(hits_text), _cache_header(misses_text)
+                if "unknown" in (hits_text, misses_text):
+                    cache[slot][3] += 1
+                elif hits is not None and misses is not None:
+                    cache[slot][0] += hits
+                    cache[slot][1] += misses
+                    cache[slot][2] += 1
                 if response.getheader("Connection", "").lower() == "close":
                     connection.close()
             except (OSError, http.client.HTTPException):
@@ -236,6 +311,10 @@ def run_python(
         mean_ms=sum(merged) / len(merged) if merged else 0.0,
         max_ms=merged[-1] if merged else 0.0,
         errors=sum(errors),
+        cache_hits=sum(c[0] for c in cache),
+        cache_misses=sum(c[1] for c in cache),
+        cache_counted=sum(c[2] for c in cache),
+        cache_unknown=sum(c[3] for c in cache),
     )
 
 

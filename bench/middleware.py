@@ -4,6 +4,10 @@ Enabled only when ``PORTAL_COUNT_QUERIES=1`` (see portal/settings.py). It wraps 
 database connection's execution for the duration of the request, so it counts in
 production mode, where ``connection.queries`` stays empty, and answers with headers that
 the load driver reads: ``X-SQL-Queries``, ``X-SQL-Time`` and ``X-App-Time`` (milliseconds).
+
+``X-Cache-Hits`` and ``X-Cache-Misses`` count the lookups of the versioned cache during the
+request, from ``catalog.freshness.request_cache_counts()``, read after the view has run; the
+middleware sits inside ``CatalogVersionMiddleware``, which keeps those counts per request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+
+from catalog.freshness import request_cache_counts
 
 
 class _Counter:
@@ -32,7 +38,7 @@ class _Counter:
 
 
 class QueryCountMiddleware:
-    """Adds X-SQL-Queries / X-SQL-Time / X-App-Time to every response."""
+    """Adds X-SQL-Queries / X-SQL-Time / X-App-Time / X-Cache-Hits / X-Cache-Misses to every response."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -48,4 +54,7 @@ class QueryCountMiddleware:
         response["X-SQL-Queries"] = str(counter.queries)
         response["X-SQL-Time"] = f"{counter.seconds * 1000:.2f}"
         response["X-App-Time"] = f"{elapsed * 1000:.2f}"
+        hits, misses = request_cache_counts()
+        response["X-Cache-Hits"] = str(hits)
+        response["X-Cache-Misses"] = str(misses)
         return response

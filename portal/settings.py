@@ -68,7 +68,8 @@ MIDDLEWARE = [
 # The benchmark (`make bench`, bench/): a floor view under /bench/ and per-request SQL counts.
 PORTAL_BENCH = env.bool("PORTAL_BENCH", default=False)
 if env.bool("PORTAL_COUNT_QUERIES", default=False):
-    MIDDLEWARE.insert(0, "bench.middleware.QueryCountMiddleware")
+    # Inside CatalogVersionMiddleware, whose per-request cache counts it reports.
+    MIDDLEWARE.insert(1, "bench.middleware.QueryCountMiddleware")
 
 ROOT_URLCONF = "portal.urls"
 
