@@ -1,5 +1,6 @@
 """Derived rows, recomputed from the records: what each dataset is annotated with, its search
-texts, and why each of its volumes cannot be opened in Neuroglancer.
+texts, and what the state endpoint of each dataset, volume, crop and curated view answers (why
+Neuroglancer cannot open it, or how long its inline link is).
 
 ``refresh_derived`` is called by ``catalog.freshness`` when a transaction that changed the
 catalog commits (and by the benchmark's generator after a bulk COPY); nothing else writes
@@ -14,10 +15,10 @@ from collections.abc import Collection
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Model
 
-from catalog.models import Crop, Dataset, DatasetClass, LabelClass, SegmentLabel, Volume
-from catalog.neuroglancer.adapters import viewer_problem
+from catalog.models import Crop, CuratedView, Dataset, DatasetClass, LabelClass, SegmentLabel, Volume
+from catalog.neuroglancer.adapters import ViewerFacts, viewer_facts
 
 BATCH = 500
 """Datasets written per UPDATE, volumes per bulk update."""
@@ -30,7 +31,7 @@ def refresh_derived(dataset_ids: Collection[int] | None) -> None:
         return
     refresh_dataset_classes(dataset_ids)
     refresh_search_index(dataset_ids)
-    refresh_viewer_problems(dataset_ids)
+    refresh_viewer_facts(dataset_ids)
 
 
 # Annotated classes --------------------------------------------------------------------------------
@@ -160,42 +161,40 @@ def _write_postgresql(rows: list[tuple[int, str, str, str, str]]) -> None:
             )
 
 
-# Viewer problems ----------------------------------------------------------------------------------
+# Viewer facts ------------------------------------------------------------------------------------
 
-VIEWER_CHECK_FIELDS = (
-    "id",
-    "name",
-    "url",
-    "format",
-    "kind",
-    "content_type",
-    "dtype",
-    "axes",
-    "status",
-    "validation_errors",
-    "viewer_problem",
-    "viewer_problem_field",
-    *(f"{prefix}_{axis}" for prefix in ("shape", "scale", "translation") for axis in "xyz"),
-    "contrast_min",
-    "contrast_max",
-    "contrast_start",
-    "contrast_end",
-    "display_colour",
-    "invert_lut",
-)
+FACTS_BATCH = 100
+"""Datasets whose states are built together: a fixed number of queries per batch."""
+FACT_COLUMNS = ["viewer_problem_field", "viewer_problem", "inline_state_length"]
 
 
-def refresh_viewer_problems(dataset_ids: Collection[int] | None) -> None:
-    """Store on each volume why Neuroglancer cannot open it (blank when it can), from the same
-    check the state endpoints make, so pages and lists show the reason without building a state."""
-    volumes = Volume.objects.only(*VIEWER_CHECK_FIELDS)
-    if dataset_ids is not None:
-        volumes = volumes.filter(Q(dataset_id__in=list(dataset_ids)))
+def _changed(rows: list[tuple[Model, ViewerFacts]]) -> list[Model]:
     changed = []
-    for volume in volumes.iterator(chunk_size=2000):
-        error = viewer_problem(volume)
-        field_name, message = (error.field, error.message) if error is not None else ("", "")
-        if (volume.viewer_problem_field, volume.viewer_problem) != (field_name, message):
-            volume.viewer_problem_field, volume.viewer_problem = field_name, message
-            changed.append(volume)
-    Volume.objects.bulk_update(changed, ["viewer_problem_field", "viewer_problem"], batch_size=BATCH)
+    for record, facts in rows:
+        values = (facts.problem_field, facts.problem, facts.inline_length)
+        if tuple(getattr(record, column) for column in FACT_COLUMNS) != values:
+            for column, value in zip(FACT_COLUMNS, values, strict=True):
+                setattr(record, column, value)
+            changed.append(record)
+    return changed
+
+
+def refresh_viewer_facts(dataset_ids: Collection[int] | None) -> None:
+    """Store on each dataset, volume, crop and view what its state endpoint answers: why there is
+    no state (blank when there is one) and the length of the state's inline fragment, from the
+    very states the endpoints build (``catalog.neuroglancer.adapters.viewer_facts``). Pages and
+    API lists then show the reason or the right link without building a state per row; the price
+    is paid once per write, a few milliseconds per record. Rows are written only when changed.
+    The lengths count the source URLs as the S3 endpoint setting writes them: a deployment that
+    changes ``AWS_ENDPOINT_URL_S3`` rebuilds them (``refresh_derived(None)``).
+    """
+    ids = list(Dataset.objects.values_list("pk", flat=True)) if dataset_ids is None else sorted(dataset_ids)
+    for start in range(0, len(ids), FACTS_BATCH):
+        facts = viewer_facts(ids[start : start + FACTS_BATCH])
+        for model, rows in (
+            (Dataset, facts.datasets),
+            (Volume, facts.volumes),
+            (Crop, facts.crops),
+            (CuratedView, facts.views),
+        ):
+            model.objects.bulk_update(_changed(rows), FACT_COLUMNS, batch_size=BATCH)

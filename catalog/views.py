@@ -4,7 +4,10 @@ Each page fetches what it shows in a fixed number of queries (``Dataset.objects`
 ``catalog.selectors`` and prefetches named here), so its query count does not grow with the
 catalog, and is served from the versioned cache until the catalog changes. Datasets and crops
 are filtered by the same FilterSets as the REST API, facet counts come from ``catalog.facets``,
-and "annotated with" means what it means everywhere: the ``DatasetClass`` closure.
+and "annotated with" means what it means everywhere: the ``DatasetClass`` closure. A viewer
+button is a link only where the record's state endpoint answers with a state; elsewhere it is
+disabled and the page says why, from the reason stored with the record (``catalog.indexing``).
+Every page answers HEAD as it answers GET.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -23,7 +26,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from catalog import citations, freshness
@@ -37,11 +40,13 @@ from catalog.models import (
     Dataset,
     LabelClass,
     Organism,
+    SegmentLabel,
     Tissue,
     Volume,
+    VolumeChannel,
 )
-from catalog.models.base import ContentType, VolumeFormat
-from catalog.neuroglancer.links import neuroglancer_links, viewer_base_url
+from catalog.models.base import ContentType, VolumeFormat, VolumeStatus
+from catalog.neuroglancer.links import Kind, record_links, viewer_base_url
 from catalog.selectors import (
     annotated_classes,
     collection_queryset,
@@ -86,6 +91,8 @@ FACETS = [
     ("fixation", "fixation", "Fixation", True),
 ]
 HTMX_PARTIAL_HEADER = "HX-Request"
+REMOTE_SCHEMES = ("s3", "gs", "http", "https")
+FAVICON = settings.BASE_DIR / "static" / "favicon.ico"
 
 
 def _filter_params(query: QueryDict) -> QueryDict:
@@ -140,10 +147,11 @@ def _paginate(request: HttpRequest, items: QuerySet, per_page: int) -> Page:
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
-def _link(request: HttpRequest, kind: str, objects: list[Any], key: str) -> list[Any]:
-    """Attach each object's Neuroglancer link (no query: links are reversed URLs)."""
+def _link(request: HttpRequest, kind: Kind, objects: list[Any]) -> list[Any]:
+    """Attach each record's Neuroglancer link, None when it has no state (its ``viewer_problem``
+    then says why). No query: links are reversed URLs and stored facts."""
     for obj in objects:
-        obj.neuroglancer_url = neuroglancer_links(request, kind, getattr(obj, key))["neuroglancer_url"]
+        obj.neuroglancer_url = record_links(request, kind, obj)["neuroglancer_url"]
     return objects
 
 
@@ -173,7 +181,7 @@ def _crops_with_classes() -> QuerySet[Crop]:
     return crop_queryset().prefetch_related(None).prefetch_related(_class_prefetch("label_classes"))
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def home(request: HttpRequest) -> HttpResponse:
     """What the portal holds, the featured collections and the newest datasets."""
@@ -244,7 +252,7 @@ def _active_filters(request: HttpRequest, params: QueryDict, groups: list[dict[s
 
 
 @vary_on_headers(HTMX_PARTIAL_HEADER)
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """Search and facets over datasets; htmx swaps in the results, every state is a plain URL."""
@@ -276,7 +284,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def organelle_list(request: HttpRequest) -> HttpResponse:
     """Every label class, groups apart from the structures they are made of."""
@@ -286,7 +294,7 @@ def organelle_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/organelle_list.html", {"structures": structures, "groups": groups})
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     """One label class: what it is, what it is part of and made of, where it is annotated.
@@ -301,7 +309,7 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     datasets = DatasetFilterSet(params, queryset=Dataset.objects.for_list()).qs
     crops = CropFilterSet(params, queryset=_crops_with_classes().order_by("number")).qs
     crop_page = _paginate(request, crops, CROPS_PER_PAGE)
-    crop_page.object_list = _link(request, "crop", list(crop_page.object_list), "number")
+    crop_page.object_list = _link(request, "crop", list(crop_page.object_list))
     return render(
         request,
         "catalog/organelle_detail.html",
@@ -309,14 +317,14 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def collection_list(request: HttpRequest) -> HttpResponse:
     """Every collection with its summary and the number of datasets it groups."""
     return render(request, "catalog/collection_list.html", {"collections": collection_queryset()})
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one tissue."""
@@ -325,7 +333,7 @@ def tissue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalog/term_detail.html", {"term": tissue, "kind": "tissue", "datasets": list(datasets)})
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def organism_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The datasets of one organism."""
@@ -372,6 +380,11 @@ def _python_snippet(volume: Volume) -> str:
     return "\n".join(lines)
 
 
+def _copy_command(volume: Volume) -> str:
+    """The AWS CLI command that copies one S3 volume (every level) into a folder of its name."""
+    return f"aws s3 cp --no-sign-request --recursive {volume.url} ./{posixpath.basename(volume.url.rstrip('/'))}"
+
+
 def _grouped_volumes(volumes: list[Volume]) -> list[dict[str, Any]]:
     """Volumes by content type, in reading order (EM and LM first); empty groups left out.
 
@@ -395,9 +408,54 @@ def _grouped_volumes(volumes: list[Volume]) -> list[dict[str, Any]]:
     ]
 
 
+def _status_reason(volume: Volume) -> str:
+    """Why a volume's status is not ok, for its badge: ingest's findings, or that its data is gone."""
+    if volume.status == VolumeStatus.INVALID:
+        problems = [
+            f"{error['field']}: {error['message']}" if error.get("field") else str(error["message"])
+            for error in volume.validation_errors or []
+            if isinstance(error, dict) and error.get("message")
+        ]
+        return "; ".join(problems) or "Its metadata could not be read."
+    if volume.status == VolumeStatus.MISSING:
+        return "Its data was not found at its storage location when it was last ingested."
+    return ""
+
+
+def _segment_label_sets(volumes: list[Volume]) -> list[dict[str, Any]]:
+    """The semantic classes of a dataset's segmentations (their segment labels), each distinct
+    list once with the volumes it labels: platelet-em's seven classes, shared by two volumes."""
+    sets: dict[tuple, dict[str, Any]] = {}
+    for volume in volumes:
+        labels = list(volume.segment_labels.all())
+        if not labels:
+            continue
+        for label in labels:
+            label.shown_colour = label.colour or (label.label_class.colour if label.label_class else "")
+        key = tuple((label.value, label.name, label.colour, label.label_class_id) for label in labels)
+        sets.setdefault(key, {"labels": labels, "volumes": []})["volumes"].append(volume.name)
+    return list(sets.values())
+
+
+def _access(dataset: Dataset, volumes: list[Volume]) -> dict[str, Any]:
+    """Where the data is, as the catalog knows it: an S3 prefix, other remote locations, a
+    download archive (and the files in it), and the volumes whose location is not published."""
+    remote = [v for v in volumes if urlsplit(v.url).scheme in REMOTE_SCHEMES and not v.url.startswith("s3://")]
+    local = [v for v in volumes if urlsplit(v.url).scheme not in REMOTE_SCHEMES]
+    in_archive = [v for v in local if v.url] if dataset.download_url else []
+    s3_prefix = _s3_prefix([volume.url for volume in volumes], dataset.slug)
+    return {
+        "s3_prefix": s3_prefix,
+        "remote_volumes": remote,
+        "archive_files": [volume.url for volume in in_archive],
+        "unpublished_volumes": [v for v in local if v not in in_archive],
+        "published": bool(s3_prefix or remote or dataset.download_url),
+    }
+
+
 def _main_volume(volumes: list[Volume]) -> Volume | None:
     """The volume the access instructions point at: a raw image in S3, Zarr first (Python reads it)."""
-    candidates = [volume for volume in volumes if volume.url]
+    candidates = [volume for volume in volumes if urlsplit(volume.url).scheme in REMOTE_SCHEMES]
     candidates.sort(
         key=lambda volume: (
             volume.content_type not in (ContentType.EM, ContentType.LM),
@@ -409,7 +467,7 @@ def _main_volume(volumes: list[Volume]) -> Volume | None:
     return candidates[0] if candidates else None
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
@@ -421,7 +479,14 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "cell_types",
             "treatments",
             Prefetch(
-                "volumes", queryset=Volume.objects.select_related("label_class").order_by("name"), to_attr="volume_list"
+                "volumes",
+                queryset=Volume.objects.select_related("label_class")
+                .prefetch_related(
+                    Prefetch("channels", queryset=VolumeChannel.objects.order_by("index")),
+                    Prefetch("segment_labels", queryset=SegmentLabel.objects.select_related("label_class")),
+                )
+                .order_by("name"),
+                to_attr="volume_list",
             ),
             Prefetch(
                 "views",
@@ -449,23 +514,28 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         url=citations.canonical_url(reverse("catalog:dataset-detail", args=[dataset.slug])),
         publisher=settings.CITATION_PUBLISHER,
     )
-    volumes = _link(request, "volume", dataset.volume_list, "pk")
+    volumes = _link(request, "volume", dataset.volume_list)
+    for volume in volumes:
+        volume.status_reason = _status_reason(volume)
     main_volume = _main_volume(volumes)
     context: dict[str, Any] = {
         "dataset": dataset,
-        "dataset_links": neuroglancer_links(request, "dataset", dataset.slug),
+        "dataset_links": record_links(request, "dataset", dataset),
         "citation": _citation(record),
         "jsonld": citations.dataset_jsonld(dataset, record),
         "volume_groups": _grouped_volumes(volumes),
         "volume_count": len(volumes),
-        "views": _link(request, "view", dataset.view_list, "pk"),
-        "crops": _link(request, "crop", dataset.crop_list, "number"),
+        "views": _link(request, "view", dataset.view_list),
+        "crops": _link(request, "crop", dataset.crop_list),
         "organelles": list(annotated_classes(dataset)),
         "benchmarks": dataset.benchmark_list,
         "dois": list(dataset.dataset_dois.all()),
         "publications": list(dataset.publications.all()),
-        "s3_prefix": _s3_prefix([volume.url for volume in volumes], dataset.slug),
+        "segment_label_sets": _segment_label_sets(volumes),
+        "any_viewable_volume": any(not volume.viewer_problem for volume in volumes),
+        "access": _access(dataset, volumes),
         "main_volume": main_volume,
+        "copy_command": _copy_command(main_volume) if main_volume and main_volume.url.startswith("s3://") else "",
         "python_snippet": _python_snippet(main_volume)
         if main_volume and main_volume.format in ZARR_FORMATS and main_volume.url.startswith("s3://")
         else "",
@@ -473,16 +543,17 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalog/dataset_detail.html", context)
 
 
-@require_GET
+@require_safe
 def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
     """The layer picker's target: open the ticked volumes of a dataset together in Neuroglancer.
 
     The picker is a plain GET form, so it works without JavaScript; the redirect lands on the
-    viewer with the custom-state URL of exactly those volumes (ids of other datasets are dropped).
+    viewer with the custom-state URL of exactly those volumes (ids of other datasets, and
+    volumes Neuroglancer cannot open, are dropped).
     """
     dataset = get_object_or_404(Dataset.objects.only("id", "slug"), slug=slug)
     picked = {int(value) for value in request.GET.getlist("volumes") if value.isdigit()}
-    owned = sorted(dataset.volumes.filter(pk__in=picked).values_list("pk", flat=True))
+    owned = sorted(dataset.volumes.filter(pk__in=picked, viewer_problem="").values_list("pk", flat=True))
     if not owned:
         return HttpResponseRedirect(reverse("catalog:dataset-detail", args=[slug]) + "#layers")
     query = urlencode({"volumes": ",".join(str(pk) for pk in owned)})
@@ -490,13 +561,13 @@ def dataset_open(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponseRedirect(f"{viewer_base_url(request)}#!{state_url}")
 
 
-@require_GET
+@require_safe
 @cached_per_catalog_version
 def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A collection's text, DOI and datasets, and the crops of its datasets filtered by CropFilterSet."""
     collection = get_object_or_404(collection_queryset(detail=True), slug=slug)
     datasets = list(Dataset.objects.for_list().filter(collections=collection))
-    _link(request, "dataset", datasets, "slug")
+    _link(request, "dataset", datasets)
     crop_total = sum(dataset.crop_count for dataset in datasets)
     record = citations.collection_record(
         collection,
@@ -524,7 +595,7 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
         filterset = CropFilterSet(params, queryset=crops.order_by("number"))
         valid = filterset.is_valid()
         page = _paginate(request, filterset.qs if valid else crops.none(), CROPS_PER_PAGE)
-        page.object_list = _link(request, "crop", list(page.object_list), "number")
+        page.object_list = _link(request, "crop", list(page.object_list))
         context.update(
             crop_page=page,
             crop_errors={} if valid else {name: list(messages) for name, messages in filterset.errors.items()},
@@ -535,3 +606,11 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
             .only("id", "name", "long_name"),
         )
     return render(request, "catalog/collection_detail.html", context)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The portal's icon at the address browsers ask for, from our own static files."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,4 +1,4 @@
-"""Top-level URL configuration: admin, REST API and the browse pages."""
+"""Top-level URL configuration: admin, REST API, the browse pages and the site icon."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -7,8 +7,10 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from catalog.neuroglancer.urls import state_urlpatterns, viewer_urlpatterns
+from catalog.views import favicon
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/states/", include(state_urlpatterns)),
     path("neuroglancer/", include(viewer_urlpatterns)),

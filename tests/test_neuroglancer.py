@@ -80,8 +80,9 @@ def test_anisotropic_em_volume_state_is_pinned() -> None:
             }
         ],
         "selectedLayer": {"layer": "em"},
-        # Centre (5000, 4000, 4000) nm is voxel (500, 400, 100): its centre is +0.5.
-        "position": [500.5, 400.5, 100.5],
+        # OME-Zarr translation 0 is the centre of voxel 0, so voxel k spans k - 0.5 .. k + 0.5
+        # and the middle voxel (500, 400, 100) has its centre on whole numbers.
+        "position": [500.0, 400.0, 100.0],
         # The largest side, 10 um, over 400 px in 10 nm canonical voxels.
         "crossSectionScale": 2.5,
         "projectionScale": 1500.0,
@@ -305,8 +306,10 @@ def test_ground_truth_crop_state_is_pinned() -> None:
                     {
                         "type": "axis_aligned_bounding_box",
                         "id": "crop234",
-                        "pointA": [500.0, 1000.0, 1500.0],
-                        "pointB": [900.0, 1300.0, 1700.0],
+                        # The labels' OME translation is the centre of voxel 0: the box starts
+                        # half a label voxel before it, where Neuroglancer draws that voxel.
+                        "pointA": [499.5, 999.5, 1499.5],
+                        "pointB": [899.5, 1299.5, 1699.5],
                         "description": "crop234",
                     }
                 ],
@@ -315,8 +318,9 @@ def test_ground_truth_crop_state_is_pinned() -> None:
             },
         ],
         "selectedLayer": {"layer": "crop234/all"},
-        # Crop middle (1400, 2300, 3200) nm = label voxel (700, 1150, 1600).
-        "position": [700.5, 1150.5, 1600.5],
+        # Box middle (1399, 2299, 3199) nm is the corner between label voxels; the centre of
+        # label voxel (200, 150, 100) is at (1400, 2300, 3200) nm = (700, 1150, 1600) on the grid.
+        "position": [700.0, 1150.0, 1600.0],
         "crossSectionScale": 1.0,
         "projectionScale": 600.0,
     }
@@ -368,7 +372,8 @@ def test_platelet_semantic_labels_state_is_pinned() -> None:
             }
         ],
         "selectedLayer": {"layer": "semantic-labels"},
-        "position": [400.5, 400.5, 125.5],
+        # OME-Zarr: the middle voxel (400, 400, 125) is centred on whole numbers.
+        "position": [400.0, 400.0, 125.0],
         "crossSectionScale": 2.5,
         "projectionScale": 1500.0,
     }
@@ -450,7 +455,7 @@ def test_multicolour_confocal_state_is_pinned() -> None:
             }
         ],
         "selectedLayer": {"layer": "brainbow"},
-        "position": [256.5, 256.5, 32.5],
+        "position": [256.0, 256.0, 32.0],
         "crossSectionScale": 1.28,
         "projectionScale": 768.0,
     }
@@ -541,9 +546,10 @@ def test_dataset_state_outlines_its_crops_on_the_dataset_grid() -> None:
     assert [(b["type"], b["id"], b["description"]) for b in box] == [
         ("axis_aligned_bounding_box", "crop234", "crop234")
     ]
-    # (1000, 2000, 3000) .. (1800, 2600, 3400) nm on a 4 x 4 x 5.24 nm grid (stored as float32).
-    assert box[0]["pointA"] == pytest.approx([250.0, 500.0, 572.519084], rel=1e-6)
-    assert box[0]["pointB"] == pytest.approx([450.0, 650.0, 648.854962], rel=1e-6)
+    # (999, 1999, 2999) .. (1799, 2599, 3399) nm (half a 2 nm label voxel before the OME
+    # translation) on a 4 x 4 x 5.24 nm grid (stored as float32).
+    assert box[0]["pointA"] == pytest.approx([249.75, 499.75, 572.328244], rel=1e-6)
+    assert box[0]["pointB"] == pytest.approx([449.75, 649.75, 648.664122], rel=1e-6)
     assert_parses(state)
 
 

@@ -651,7 +651,7 @@ VERSION = 1
 PAGE_QUERY_LIMITS = [
     ("catalog:home", [], 10 + VERSION),
     ("catalog:dataset-list", [], 18 + VERSION),
-    ("catalog:dataset-detail", ["jrc_hela-2"], 16 + VERSION),
+    ("catalog:dataset-detail", ["jrc_hela-2"], 18 + VERSION),  # + channels and segment labels of its volumes
     ("catalog:organelle-list", [], 4 + VERSION),
     ("catalog:organelle-detail", ["nuc"], 12 + VERSION),
     ("catalog:collection-detail", ["p7-mouse-tissue"], 14 + VERSION),

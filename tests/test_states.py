@@ -14,7 +14,6 @@ from catalog.indexing import refresh_derived
 from catalog.models import SavedState, Volume
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind, VolumeStatus
 from catalog.neuroglancer import recipe as ng
-from catalog.neuroglancer.adapters import viewer_problem
 from catalog.neuroglancer.links import neuroglancer_links
 from tests.factories import (
     CropFactory,
@@ -136,12 +135,6 @@ def test_unviewable_volume_is_left_out_with_its_reason_and_nothing_written(clien
     assert tiff.status == VolumeStatus.OK
 
 
-def test_viewer_problem_is_decided_without_a_query(hela: dict, django_assert_num_queries) -> None:
-    with django_assert_num_queries(0):
-        assert viewer_problem(hela["em"]) is None
-        assert viewer_problem(hela["tiff"]).field == "format"
-
-
 def test_the_write_path_stores_every_volumes_viewer_problem(hela: dict, django_assert_max_num_queries) -> None:
     broken = VolumeFactory(dataset=hela["dataset"], name="local", url="/nrs/cosem/local.zarr")
 
@@ -168,8 +161,9 @@ def test_volume_state_is_centred_on_the_volume(client: Client, hela: dict) -> No
     status, state, _ = get_state(client, reverse("state-volume", args=[hela["seg"].pk]))
 
     assert status == 200
-    # 100 voxels of 4 x 4 x 5.24 nm from the origin; the grid is the dataset's voxel size.
-    assert state["position"] == [50.5, 50.5, 50.5]
+    # 100 voxels of 4 x 4 x 5.24 nm; OME-Zarr puts the centre of voxel 0 at the origin, so the
+    # middle voxel 50 is centred on 50.0 of the grid (the dataset's voxel size).
+    assert state["position"] == [50.0, 50.0, 50.0]
     assert state["layers"][0]["segmentDefaultColor"] == "#00ff00"
     assert state["layers"][0]["source"][1]["url"] == "precomputed://s3://test-bucket/mesh/mito_seg"
 
@@ -192,14 +186,15 @@ def test_crop_state_is_centred_on_the_crop(client: Client, hela: dict) -> None:
     status, state, _ = get_state(client, reverse("state-crop", args=[7]))
 
     assert status == 200
-    # The crop spans (1000, 2000, 3000) + 400 * 2 nm: its middle is label voxel (700, 1200, 1700).
-    assert state["position"] == [700.5, 1200.5, 1700.5]
+    # The label voxels (OME: translation is the centre of voxel 0) span (999, 1999, 2999) nm +
+    # 400 * 2 nm; the middle label voxel 200 is centred on (1400, 2400, 3400) nm = (700, 1200, 1700).
+    assert state["position"] == [700.0, 1200.0, 1700.0]
     assert state["dimensions"]["x"] == [2e-09, "m"]
     names = [layer["name"] for layer in state["layers"]]
     assert names == ["fibsem-uint8", "crop7/all", "crop7/mito", "crop7/er", "crop7 box"]
     box = state["layers"][-1]["annotations"][0]
-    assert box["pointA"] == [500.0, 1000.0, 1500.0]
-    assert box["pointB"] == [900.0, 1400.0, 1900.0]
+    assert box["pointA"] == [499.5, 999.5, 1499.5]
+    assert box["pointB"] == [899.5, 1399.5, 1899.5]
     assert state["layers"][1]["segmentColors"] == {"3": "#00ff00", "16": "#0000ff"}
 
 
@@ -311,14 +306,15 @@ def test_challenge_dataset_without_geometry_opens_on_its_first_crop(client: Clie
 
     _, state, _ = get_state(client, reverse("state-dataset", args=["jrc_cos7-1a"]))
 
-    # Crop 234 spans 0 .. 800 nm on each axis; the grid is 1 nm.
-    assert state["position"] == [400.5, 400.5, 400.5]
+    # Crop 234's 2 nm label voxels span -1 .. 799 nm on each axis; the grid is 1 nm, and the
+    # position is the centre of the grid voxel just past the middle, inside label voxel 200.
+    assert state["position"] == [399.5, 399.5, 399.5]
     assert "transform" not in state["layers"][0]["source"][0]
     crops = state["layers"][-1]
     assert crops["name"] == "crops"
     assert [(box["id"], box["pointA"], box["pointB"]) for box in crops["annotations"]] == [
-        ("crop234", [0.0, 0.0, 0.0], [800.0, 800.0, 800.0]),
-        ("crop236", [1000.0, 2000.0, 3000.0], [1800.0, 2800.0, 3800.0]),
+        ("crop234", [-1.0, -1.0, -1.0], [799.0, 799.0, 799.0]),
+        ("crop236", [999.0, 1999.0, 2999.0], [1799.0, 2799.0, 3799.0]),
     ]
 
 
@@ -505,7 +501,7 @@ def test_links_cost_no_query_and_point_at_the_state(rf, settings, django_assert_
     request = rf.get("/api/datasets/")
 
     with django_assert_num_queries(0):
-        links = neuroglancer_links(request, "dataset", "jrc_hela-2")
+        links = neuroglancer_links(request, "dataset", "jrc_hela-2", inline_length=9000)
 
     assert links["neuroglancer_state_url"] == "http://testserver/api/states/datasets/jrc_hela-2/"
     assert links["neuroglancer_url"] == (

@@ -3,7 +3,7 @@
 Each state URL answers 200 with a state the ``neuroglancer`` package reads in full (or 409
 with the reason, for data Neuroglancer cannot stream: the platelet TIFFs, the confocal HDF5,
 volumes published without a location), always with CORS; crop states are centred on their
-crop. Never a 500.
+crop. Never a 500. What each answered is stored with its record (``catalog.indexing``).
 """
 
 from __future__ import annotations
@@ -67,10 +67,32 @@ def test_every_reference_record_has_a_viewer_state(client: Client) -> None:
     for crop in Crop.objects.all():
         state = states[("state-crop", crop.number)]
         voxel = (crop.voxel_size_x, crop.voxel_size_y, crop.voxel_size_z)
-        middle = [
-            (getattr(crop, f"translation_{a}") + getattr(crop, f"shape_{a}") * voxel[i] / 2) / voxel[i]
-            for i, a in enumerate("xyz")
-        ]
-        assert all(abs(p - m) <= 0.5 for p, m in zip(state["position"], middle, strict=True)), (crop, state["position"])
+        # The label voxels as drawn start half a voxel before the OME translation (a voxel centre).
+        first = [getattr(crop, f"translation_{a}") / voxel[i] - 0.5 for i, a in enumerate("xyz")]
+        middle = [first[i] + getattr(crop, f"shape_{a}") / 2 for i, a in enumerate("xyz")]
+        assert all(abs(p - m) <= 0.5 + 1e-6 for p, m in zip(state["position"], middle, strict=True)), (
+            crop,
+            state["position"],
+        )
+        on_centres = [(p - f - 0.5) % 1.0 for p, f in zip(state["position"], first, strict=True)]
+        assert all(min(v, 1 - v) < 1e-6 for v in on_centres), (crop, state["position"], "not a label voxel centre")
         assert state["dimensions"]["x"][0] == pytest.approx(crop.voxel_size_x * 1e-9)
         assert state["layers"][-1]["type"] == "annotation"
+
+    # What each endpoint answered is what the write path stored with the record.
+    records = {
+        "state-dataset": (Dataset, "slug"),
+        "state-volume": (Volume, "pk"),
+        "state-crop": (Crop, "number"),
+        "state-view": (CuratedView, "pk"),
+    }
+    for (name, key), state in states.items():
+        model, field = records[name]
+        record = model.objects.get(**{field: key})
+        assert (record.viewer_problem, record.inline_state_length) == ("", len(ng.inline_fragment(state))), record
+    for (name, key), body in conflicts.items():
+        model, field = records[name]
+        record = model.objects.get(**{field: key})
+        assert (record.viewer_problem, record.inline_state_length) == (body["detail"], None), record
+    assert Dataset.objects.get(slug="platelet-em").viewer_problem
+    assert Dataset.objects.get(slug="mouse-brain-confocal").viewer_problem

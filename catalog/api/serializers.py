@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from catalog import models, selectors
 from catalog.models.base import axis_vector
-from catalog.neuroglancer.links import neuroglancer_links
+from catalog.neuroglancer.links import INLINE_URL_LIMIT, Kind, record_links
 
 AXIS_SCHEMA = {
     "type": "object",
@@ -27,9 +27,21 @@ AXIS_SCHEMA = {
     "required": ["x", "y", "z"],
 }
 LINK_DESCRIPTIONS = {
-    "neuroglancer_url": "Opens the record in Neuroglancer: the viewer with #!<neuroglancer_state_url>.",
-    "neuroglancer_state_url": "The record's Neuroglancer state as JSON (CORS, ETag), for any Neuroglancer.",
-    "neuroglancer_inline_url": "Redirects to the viewer with the state inline (#!{json}), for copy and paste.",
+    "neuroglancer_url": "Opens the record in Neuroglancer: the viewer with #!<neuroglancer_state_url>. "
+    "Null when the record cannot make a viewer state; `viewer_problem` then says why.",
+    "neuroglancer_state_url": "The record's Neuroglancer state as JSON (CORS, ETag), for any Neuroglancer. "
+    "Null when the record cannot make a viewer state; `viewer_problem` then says why.",
+    "neuroglancer_inline_url": "Redirects to the viewer with the state inline (#!{json}), for copy and paste. "
+    f"When that link would be longer than {INLINE_URL_LIMIT} characters (the redirect limit), this is the "
+    "viewer link that fetches the state from its URL (as `neuroglancer_url`). Null when there is no state.",
+}
+VIEWER_PROBLEM_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "description": "Why Neuroglancer cannot open the record (what its state URL answers with a 409): the field "
+    "at fault and the message. Null when it can be opened.",
+    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["field", "message"],
 }
 
 
@@ -47,21 +59,35 @@ class AxisField(serializers.Field):
         return axis_vector(value, self.prefix)
 
 
-@extend_schema_field({"type": "string", "format": "uri"})
+@extend_schema_field({"type": "string", "format": "uri", "nullable": True})
 class NeuroglancerLinkField(serializers.Field):
-    """One of the links that open the record in Neuroglancer (no database query)."""
+    """One of the links that open the record in Neuroglancer, null when it has no state (no
+    database query: ``record_links`` reads what the write paths stored on the record)."""
 
-    def __init__(self, kind: str, key: str, link: str, **kwargs: Any) -> None:
+    def __init__(self, kind: Kind, link: str, **kwargs: Any) -> None:
         self.kind = kind
-        self.key = key
         self.link = link
         kwargs.setdefault("source", "*")
         kwargs.setdefault("read_only", True)
         kwargs.setdefault("help_text", LINK_DESCRIPTIONS[link])
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Any) -> str:
-        return neuroglancer_links(self.context.get("request"), self.kind, getattr(value, self.key))[self.link]
+    def to_representation(self, value: Any) -> str | None:
+        return record_links(self.context.get("request"), self.kind, value)[self.link]
+
+
+@extend_schema_field(VIEWER_PROBLEM_SCHEMA)
+class ViewerProblemField(serializers.Field):
+    """``{field, message}`` when the record cannot make a viewer state, else null."""
+
+    def __init__(self, kind: Kind, **kwargs: Any) -> None:
+        self.kind = kind
+        kwargs.setdefault("source", "*")
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, str] | None:
+        return record_links(self.context.get("request"), self.kind, value)["viewer_problem"]
 
 
 def absolute(request: Any, path: str) -> str:
@@ -185,6 +211,10 @@ class DatasetListSerializer(serializers.ModelSerializer):
     volume_count = serializers.IntegerField(read_only=True)
     crop_count = serializers.IntegerField(read_only=True)
     search_rank = serializers.SerializerMethodField(help_text="Relevance of the match to `q`; null without `q`.")
+    neuroglancer_url = NeuroglancerLinkField("dataset", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("dataset", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("dataset", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("dataset")
 
     class Meta:
         model = models.Dataset
@@ -202,6 +232,10 @@ class DatasetListSerializer(serializers.ModelSerializer):
             "volume_count",
             "crop_count",
             "search_rank",
+            "neuroglancer_url",
+            "neuroglancer_state_url",
+            "neuroglancer_inline_url",
+            "viewer_problem",
         ]
 
     def get_search_rank(self, dataset: models.Dataset) -> float | None:
@@ -251,13 +285,15 @@ class CollectionRefSerializer(serializers.ModelSerializer):
 
 class ViewRefSerializer(serializers.ModelSerializer):
     api_url = serializers.HyperlinkedIdentityField(view_name="view-detail")
-    neuroglancer_url = NeuroglancerLinkField("view", "pk", "neuroglancer_url")
-    neuroglancer_state_url = NeuroglancerLinkField("view", "pk", "neuroglancer_state_url")
-    neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
+    neuroglancer_url = NeuroglancerLinkField("view", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("view", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("view", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("view")
 
     class Meta:
         model = models.CuratedView
         fields = ["id", "name", "api_url", "neuroglancer_url", "neuroglancer_state_url", "neuroglancer_inline_url"]
+        fields += ["viewer_problem"]
 
 
 class DatasetDetailSerializer(serializers.ModelSerializer):
@@ -280,14 +316,15 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
         help_text="Label classes annotated in the dataset (by a volume, a crop or a segment label), short names."
     )
     links = serializers.SerializerMethodField(help_text="The dataset's volumes, crops and views, and its citations.")
-    neuroglancer_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_url")
-    neuroglancer_state_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_state_url")
-    neuroglancer_inline_url = NeuroglancerLinkField("dataset", "slug", "neuroglancer_inline_url")
+    neuroglancer_url = NeuroglancerLinkField("dataset", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("dataset", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("dataset", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("dataset")
 
     class Meta:
         model = models.Dataset
         exclude = ["id", "search_vector", "search_text", "voxel_size_x", "voxel_size_y", "voxel_size_z"]
-        exclude += ["extent_x", "extent_y", "extent_z"]
+        exclude += ["extent_x", "extent_y", "extent_z", "viewer_problem_field", "inline_state_length"]
 
     def get_organelles(self, dataset: models.Dataset) -> list[str]:
         return [label_class.name for label_class in selectors.annotated_classes(dataset)]
@@ -368,9 +405,10 @@ class VolumeSerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.SerializerMethodField(
         help_text="PNG of the middle slice of the coarsest level, rendered by ingest; null until then."
     )
-    neuroglancer_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_url")
-    neuroglancer_state_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_state_url")
-    neuroglancer_inline_url = NeuroglancerLinkField("volume", "pk", "neuroglancer_inline_url")
+    neuroglancer_url = NeuroglancerLinkField("volume", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("volume", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("volume", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("volume")
 
     class Meta:
         model = models.Volume
@@ -399,6 +437,7 @@ class VolumeSerializer(serializers.ModelSerializer):
             "neuroglancer_url",
             "neuroglancer_state_url",
             "neuroglancer_inline_url",
+            "viewer_problem",
             "created_at",
             "updated_at",
         ]
@@ -432,9 +471,10 @@ class CropSerializer(serializers.ModelSerializer):
     url = serializers.CharField(
         source="labels_url", read_only=True, help_text="S3 group with one label array per class (and `all`)."
     )
-    neuroglancer_url = NeuroglancerLinkField("crop", "number", "neuroglancer_url")
-    neuroglancer_state_url = NeuroglancerLinkField("crop", "number", "neuroglancer_state_url")
-    neuroglancer_inline_url = NeuroglancerLinkField("crop", "number", "neuroglancer_inline_url")
+    neuroglancer_url = NeuroglancerLinkField("crop", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("crop", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("crop", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("crop")
 
     class Meta:
         model = models.Crop
@@ -452,6 +492,7 @@ class CropSerializer(serializers.ModelSerializer):
             "neuroglancer_url",
             "neuroglancer_state_url",
             "neuroglancer_inline_url",
+            "viewer_problem",
             "created_at",
             "updated_at",
         ]
@@ -556,9 +597,10 @@ class ViewSerializer(serializers.ModelSerializer):
     organelles = LabelClassRefField(many=True, help_text="Classes the view shows (short names).")
     layers = CuratedViewLayerSerializer(many=True, read_only=True)
     validation_errors = ValidationIssueSerializer(many=True, read_only=True)
-    neuroglancer_url = NeuroglancerLinkField("view", "pk", "neuroglancer_url")
-    neuroglancer_state_url = NeuroglancerLinkField("view", "pk", "neuroglancer_state_url")
-    neuroglancer_inline_url = NeuroglancerLinkField("view", "pk", "neuroglancer_inline_url")
+    neuroglancer_url = NeuroglancerLinkField("view", "neuroglancer_url")
+    neuroglancer_state_url = NeuroglancerLinkField("view", "neuroglancer_state_url")
+    neuroglancer_inline_url = NeuroglancerLinkField("view", "neuroglancer_inline_url")
+    viewer_problem = ViewerProblemField("view")
 
     class Meta:
         model = models.CuratedView
@@ -577,6 +619,7 @@ class ViewSerializer(serializers.ModelSerializer):
             "neuroglancer_url",
             "neuroglancer_state_url",
             "neuroglancer_inline_url",
+            "viewer_problem",
         ]
 
 

@@ -11,6 +11,7 @@ from catalog.api import views
 from catalog.api.errors import not_found
 
 router = DefaultRouter()
+router.APIRootView = views.CatalogRootView
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("volumes", views.VolumeViewSet, basename="volume")
 router.register("crops", views.CropViewSet, basename="crop")

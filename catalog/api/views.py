@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, routers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -489,3 +489,29 @@ class BenchmarkResultViewSet(ReadOnlyCatalogViewSet):
 
     def get_queryset(self) -> QuerySet:
         return selectors.benchmark_queryset()
+
+
+class CatalogRootView(routers.APIRootView):
+    """The API's entry point: every resource's list, and where the documentation, the OpenAPI
+    schema, the facet counts and the Neuroglancer state endpoints are (URL templates in braces)."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        states = request.build_absolute_uri(reverse("state-custom")).removesuffix("custom/")
+        response.data.update(
+            {
+                "docs": request.build_absolute_uri(reverse("api-docs")),
+                "redoc": request.build_absolute_uri(reverse("api-redoc")),
+                "schema": request.build_absolute_uri(reverse("api-schema")),
+                "facets": request.build_absolute_uri(reverse("dataset-facets")),
+                "states": {
+                    "dataset": f"{states}datasets/{{slug}}/",
+                    "volume": f"{states}volumes/{{id}}/",
+                    "crop": f"{states}crops/{{number}}/",
+                    "view": f"{states}views/{{id}}/",
+                    "custom": f"{states}custom/?volumes={{id}},{{id}}",
+                    "save": f"{states}saved/",
+                },
+            }
+        )
+        return response

@@ -33,6 +33,15 @@ class Crop(models.Model):
         max_length=1000, blank=True, help_text="Group with one label array per class and 'all'; blank while withheld."
     )
     published_state_url = models.CharField(max_length=500, blank=True)
+    viewer_problem = models.TextField(
+        blank=True, editable=False, help_text="Why Neuroglancer cannot open the crop; blank when it can (derived)."
+    )
+    viewer_problem_field = models.CharField(max_length=40, blank=True, editable=False)
+    inline_state_length = models.PositiveIntegerField(
+        null=True,
+        editable=False,
+        help_text="Characters of the state's inline link fragment; null without a state (derived).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,6 +21,15 @@ class CuratedView(models.Model):
     )
     organelles = models.ManyToManyField("catalog.LabelClass", blank=True, related_name="views")
     validation_errors = models.JSONField(default=list, blank=True, help_text="[{field, message}]")
+    viewer_problem = models.TextField(
+        blank=True, editable=False, help_text="Why Neuroglancer cannot open the view; blank when it can (derived)."
+    )
+    viewer_problem_field = models.CharField(max_length=40, blank=True, editable=False)
+    inline_state_length = models.PositiveIntegerField(
+        null=True,
+        editable=False,
+        help_text="Characters of the state's inline link fragment; null without a state (derived).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -89,8 +89,11 @@ LIST_FIELDS = (
     "voxel_size_z",
     "release_date",
     "thumbnail_url",
+    "viewer_problem",
+    "viewer_problem_field",
+    "inline_state_length",
 )
-"""The columns a dataset list shows."""
+"""The columns a dataset list shows (with its viewer links, which need the last three)."""
 
 
 def _voxel_columns() -> list[F]:
@@ -160,7 +163,12 @@ class DatasetQuerySet(models.QuerySet):
                 Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
                 Prefetch("publications", queryset=Publication.objects.select_related("doi")),
                 Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
-                Prefetch("views", queryset=CuratedView.objects.only("id", "dataset_id", "name")),
+                Prefetch(
+                    "views",
+                    queryset=CuratedView.objects.only(
+                        "id", "dataset_id", "name", "viewer_problem", "viewer_problem_field", "inline_state_length"
+                    ),
+                ),
             )
             .with_counts()
             .annotate(view_count=count_of(CuratedView, "dataset"))
@@ -286,6 +294,15 @@ class Dataset(models.Model):
     )
     validation_errors = models.JSONField(
         default=list, blank=True, help_text="Problems found when the record was loaded: [{field, message}]."
+    )
+    viewer_problem = models.TextField(
+        blank=True, editable=False, help_text="Why Neuroglancer cannot open the dataset; blank when it can (derived)."
+    )
+    viewer_problem_field = models.CharField(max_length=40, blank=True, editable=False)
+    inline_state_length = models.PositiveIntegerField(
+        null=True,
+        editable=False,
+        help_text="Characters of the state's inline link fragment; null without a state (derived).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -75,6 +75,11 @@ class Volume(models.Model):
         blank=True, editable=False, help_text="Why Neuroglancer cannot open the volume; blank when it can (derived)."
     )
     viewer_problem_field = models.CharField(max_length=40, blank=True, editable=False)
+    inline_state_length = models.PositiveIntegerField(
+        null=True,
+        editable=False,
+        help_text="Characters of the state's inline link fragment; null without a state (derived).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,14 +7,15 @@ cached until the catalog changes and revalidated with a strong ETag (a hash of t
 saved states never change and are cached for a year. Every GET is pure: it reads the catalog
 and writes nothing. A volume that cannot make a layer is left out of a dataset's state (its own
 URL answers 409 with the reason, which the write paths also stored on the volume); a state left
-with no layer at all is a 409 listing every reason. Errors use the API's JSON envelope.
+with no layer at all is a 409 listing every reason. ``?inline=1`` redirects to the viewer with
+the state in the link, or answers 409 naming the limit when that link would be longer than
+Django lets a redirect be. Errors use the API's JSON envelope.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,18 +31,19 @@ from catalog.api.errors import catalog_error_response
 from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
 from catalog.models import Crop, CuratedView, Dataset, SavedState, Volume
 from catalog.neuroglancer import adapters, recipe
-from catalog.neuroglancer.links import s3_endpoint, self_hosted_viewer_available, viewer_base_url
+from catalog.neuroglancer.links import (
+    INLINE_URL_LIMIT,
+    s3_endpoint,
+    self_hosted_viewer_available,
+    viewer_base_url,
+)
 from catalog.neuroglancer.saved_states import save_state
-
-logger = logging.getLogger(__name__)
 
 STATE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
 SAVED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 CUSTOM_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 SAVE_METHODS = ("POST", "OPTIONS")
-RECIPE_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError)
-"""What odd catalog data could make the recipe raise; answered 409, never 500."""
 MAX_CUSTOM_VOLUMES = 500
 
 
@@ -98,16 +100,6 @@ def body_state_response(
     return _cors(response, methods)
 
 
-def _shown(result: recipe.StateResult, what: str) -> dict:
-    """The state, unless it has no layer at all: then a 409 with every left-out volume's reason."""
-    skipped = [{"volume": info.id, "name": info.name, **error.as_error()} for info, error in result.skipped]
-    if not result.state.get("layers"):
-        if skipped:
-            raise ConflictError(f"None of the volumes of this {what} can be shown in Neuroglancer.", skipped)
-        raise ConflictError(f"This {what} has no volumes to show.")
-    return result.state
-
-
 def _get(queryset: Any, **lookup: Any) -> Any:
     found = queryset.filter(**lookup).first()
     if found is None:
@@ -115,9 +107,25 @@ def _get(queryset: Any, **lookup: Any) -> Any:
     return found
 
 
+def _inline_redirect(request: HttpRequest, body: bytes) -> HttpResponse:
+    """``?inline=1``: a redirect to the viewer with the whole state in the link, or, when that link
+    would be longer than Django lets a redirect be, a 409 that names the limit and the link to use."""
+    base = viewer_base_url(request)
+    fragment = recipe.inline_fragment(json.loads(body))
+    length = recipe.inline_url_length(base, len(fragment))
+    if length > INLINE_URL_LIMIT:
+        state_url = request.build_absolute_uri(request.path)
+        message = (
+            f"The inline link would be {length} characters; the limit is {INLINE_URL_LIMIT}. "
+            f"Open {recipe.viewer_url(base, state_url)} instead: the viewer fetches the state from its URL."
+        )
+        raise ConflictError(message, [{"field": "inline", "message": message}])
+    return HttpResponseRedirect(f"{base}#!{fragment}")
+
+
 def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_METHODS) -> Callable:
     """Wrap a state builder: preflight, method check, the versioned cache, errors as the API's
-    envelope (409 for recipe errors), and the ``?inline=1`` redirect."""
+    envelope (409 with the reason when there is no state), and the ``?inline=1`` redirect."""
 
     def endpoint(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if request.method == "OPTIONS":
@@ -126,19 +134,15 @@ def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_
             return _error(CatalogError(f"Method {request.method} is not allowed here.", status=405), methods)
         identity = _state_identity(request)
         body = freshness.cache_get("state", identity) if identity else freshness.MISSING
-        if body is freshness.MISSING:
-            try:
+        try:
+            if body is freshness.MISSING:
                 body = _encode(build(request, **kwargs))
-            except CatalogError as error:
-                return _error(error, methods)
-            except RECIPE_ERRORS as error:
-                logger.exception("Neuroglancer state could not be built for %s", request.path)
-                return _error(ConflictError(f"No viewer state can be made from this record: {error}"), methods)
-            if identity:
-                freshness.cache_set("state", identity, body)
-        if request.GET.get("inline") in ("1", "true"):
-            url = recipe.inline_neuroglancer_url(viewer_base_url(request), json.loads(body))
-            return _cors(HttpResponseRedirect(url), methods)
+                if identity:
+                    freshness.cache_set("state", identity, body)
+            if request.GET.get("inline") in ("1", "true"):
+                return _cors(_inline_redirect(request, body), methods)
+        except CatalogError as error:
+            return _error(error, methods)
         return body_state_response(request, body, methods=methods)
 
     endpoint.__name__ = build.__name__
@@ -158,25 +162,25 @@ def _state_identity(request: HttpRequest) -> str | None:
 def _dataset_state(request: HttpRequest, slug: str) -> dict:
     """The dataset's image with every segmentation, prediction and mesh."""
     dataset = _get(Dataset.objects.all(), slug=slug)
-    return _shown(adapters.build_dataset_state(dataset), "dataset")
+    return adapters.shown_state("dataset", adapters.build_dataset_state, dataset)
 
 
 def _volume_state(request: HttpRequest, pk: int) -> dict:
     """One volume, centred on itself; 409 with the reason when it cannot be shown."""
     volume = _get(adapters.volumes_for_viewer(Volume.objects.select_related("dataset")), pk=pk)
-    return adapters.build_volume_state(volume)
+    return adapters.shown_state("volume", adapters.build_volume_state, volume)
 
 
 def _crop_state(request: HttpRequest, number: int) -> dict:
     """The dataset's EM, the crop's labels and its bounding box, centred on the crop."""
     crop = _get(Crop.objects.select_related("dataset").prefetch_related("label_classes"), number=number)
-    return _shown(adapters.build_crop_state(crop), "crop")
+    return adapters.shown_state("crop", adapters.build_crop_state, crop)
 
 
 def _curated_view_state(request: HttpRequest, pk: int) -> dict:
     """A curated view's layers, position, zoom and orientation."""
     view = _get(CuratedView.objects.select_related("dataset").prefetch_related("layers"), pk=pk)
-    return _shown(adapters.build_curated_view_state(view), "view")
+    return adapters.shown_state("view", adapters.build_curated_view_state, view)
 
 
 def _parse_volume_ids(raw: Any) -> list[int]:
@@ -224,7 +228,7 @@ def _custom_state(request: HttpRequest) -> dict:
             "volumes", f"volumes: all volumes must belong to one dataset, got {', '.join(slugs)}"
         )
     volumes = [found[pk] for pk in ids]
-    return _shown(adapters.build_custom_state(volumes[0].dataset, volumes), "selection")
+    return adapters.shown_state("selection", adapters.build_custom_state, volumes[0].dataset, volumes)
 
 
 def _saved_state(request: HttpRequest, key: str) -> HttpResponse:

@@ -1,16 +1,20 @@
 """Which Neuroglancer opens a state, and the state and viewer URLs of every catalog record.
 
-Links cost no query: they only reverse URLs and read settings, so lists can carry them.
+Links cost no query: they reverse URLs, read settings and read what the write paths stored on
+the record (``viewer_problem``, ``inline_state_length``; see ``catalog.indexing``), so every
+item of a list carries them. A record that cannot make a state gets its reason instead of links,
+and an inline link is offered only when it fits the redirect limit, else the state-URL link.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.http import MAX_URL_REDIRECT_LENGTH
 
 from catalog.neuroglancer import recipe
 
@@ -21,6 +25,10 @@ STATE_URL_NAMES: dict[str, str] = {
     "crop": "state-crop",
     "view": "state-view",
 }
+RECORD_KEYS: dict[str, str] = {"dataset": "slug", "volume": "pk", "crop": "number", "view": "pk"}
+"""The attribute that names a record in its state URL."""
+INLINE_URL_LIMIT = MAX_URL_REDIRECT_LENGTH
+"""The longest URL Django redirects to (``DisallowedRedirect`` beyond): an inline link must fit."""
 
 
 def s3_endpoint() -> str:
@@ -43,13 +51,34 @@ def viewer_base_url(request: HttpRequest | None = None) -> str:
     return settings.PUBLIC_NEUROGLANCER_VIEWER_URL
 
 
-def neuroglancer_links(request: HttpRequest | None, kind: Kind, key: str | int) -> dict[str, str]:
+def neuroglancer_links(
+    request: HttpRequest | None, kind: Kind, key: str | int, inline_length: int | None = None
+) -> dict[str, str]:
     """The state URL of a dataset (slug), volume (pk), crop (number) or curated view (pk) and the
-    viewer link opening it; ``neuroglancer_inline_url`` redirects to the viewer with the state inline."""
+    viewer link opening it. ``neuroglancer_inline_url`` redirects to the viewer with the state
+    inline when the state's inline fragment (``inline_length`` characters) fits the redirect
+    limit; otherwise, or when the length is not known, it is the viewer link itself."""
     path = reverse(STATE_URL_NAMES[kind], args=[key])
     state_url = request.build_absolute_uri(path) if request is not None else path
+    viewer_base = viewer_base_url(request)
+    viewer_link = recipe.viewer_url(viewer_base, state_url)
+    fits = inline_length is not None and recipe.inline_url_length(viewer_base, inline_length) <= INLINE_URL_LIMIT
     return {
         "neuroglancer_state_url": state_url,
-        "neuroglancer_url": recipe.viewer_url(viewer_base_url(request), state_url),
-        "neuroglancer_inline_url": f"{state_url}?inline=1",
+        "neuroglancer_url": viewer_link,
+        "neuroglancer_inline_url": f"{state_url}?inline=1" if fits else viewer_link,
     }
+
+
+def record_links(request: HttpRequest | None, kind: Kind, record: Any) -> dict[str, Any]:
+    """A record's viewer links and ``viewer_problem``: without a state (``record.viewer_problem``
+    stored), every link is None and the problem says why, as ``{field, message}``."""
+    if record.viewer_problem:
+        return {
+            "neuroglancer_url": None,
+            "neuroglancer_state_url": None,
+            "neuroglancer_inline_url": None,
+            "viewer_problem": {"field": record.viewer_problem_field, "message": record.viewer_problem},
+        }
+    links = neuroglancer_links(request, kind, getattr(record, RECORD_KEYS[kind]), record.inline_state_length)
+    return {**links, "viewer_problem": None}

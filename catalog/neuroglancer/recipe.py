@@ -7,14 +7,25 @@ Coordinates, one convention for every state: the global coordinate space is a vo
 with axes x, y, z in metres. It is the dataset's voxel size (the crop's label voxel size in
 a crop state; for a dataset without one, the first catalogued volume scale, else 1 nm).
 Without a known extent a state is centred on the dataset's first crop, else Neuroglancer
-centres it on the data. Positions,
-bounding boxes and zoom levels are expressed in those voxels, so stepping through z moves
-one slice. A source whose voxel size the catalog knows gets an explicit transform: its input
-dimensions are ``|scale|`` per axis, the matrix diagonal is the sign of the scale (negative
-OpenOrganelle scales flip that axis) and the translation is in global voxels. A source
-without a catalogued scale (the challenge's OME-Zarr) keeps the placement its own metadata
-gives it. Neuroglancer scales every source to the global grid, so anisotropic data
-(40 x 10 x 10 nm, 4 x 4 x 5.24 nm) keeps its true proportions.
+centres it on the data. Positions, bounding boxes and zoom levels are expressed in those
+voxels, so stepping through z moves one slice; a framed position sits on the centre of a
+voxel of the data it frames. Neuroglancer scales every source to the global grid, so
+anisotropic data (40 x 10 x 10 nm, 4 x 4 x 5.24 nm) keeps its true proportions.
+
+Placement: the source's own metadata wins. Neuroglancer (2.41, ``src/datasource``) already
+places a source by what its metadata says: OME-Zarr 0.4/0.5 by the multiscales scale and
+translation, where the translation is the centre of voxel 0 (so voxel 0 spans translation
++- scale / 2); precomputed by its ``voxel_offset`` (voxel corners); N5 and plain Zarr at the
+origin (it reads no offset from N5 attributes). Ingest records a volume's translation from
+that same metadata (the ``voxel_offset`` of precomputed, the OME or CellMap N5 transform), so
+a layer's transform adds the catalogued translation only where the metadata does not carry
+it: for N5 and plain Zarr. A source whose voxel size the catalog knows gets an explicit
+transform: its input dimensions are ``|scale|`` per axis and the matrix diagonal is the sign
+of the scale. A negative scale (only OpenOrganelle's layer transforms have them) flips that
+axis and is applied as OpenOrganelle's own viewer applies it: mirrored, then shifted by the
+catalogued translation on top of the source's placement. A source without a catalogued scale
+keeps the placement its metadata gives it. Crop labels are OME-Zarr too: a crop's box spans
+``translation - voxel / 2`` to that plus ``shape * voxel``, the label voxels as drawn.
 """
 
 from __future__ import annotations
@@ -41,6 +52,9 @@ PANEL_PIXELS = 400
 PROJECTION_MARGIN = 1.5
 """The 3D panel shows this multiple of the volume's largest side."""
 MAX_DEFAULT_VISIBLE_SEGMENTATIONS = 5
+LAYER_BAR_CAPACITY = 12
+"""With more layers than this, the hidden ones are archived: listed in the layer panel, one click
+away, but out of the layer bar (a dataset such as jrc_hela-2 has 77 layers)."""
 
 Vec3 = tuple[float, float, float]
 
@@ -55,6 +69,10 @@ SOURCE_PREFIXES = {
 """Catalog format -> Neuroglancer data source prefix."""
 UNSTREAMABLE_FORMATS = {"tiff": "TIFF", "hdf5": "HDF5"}
 OME_FORMATS = {"ome-zarr-0.4", "ome-zarr-0.5"}
+OFFSET_IN_METADATA = OME_FORMATS | {"precomputed"}
+"""Formats whose metadata Neuroglancer reads an offset from; their layers add no translation."""
+CENTRED_FORMATS = OME_FORMATS
+"""Formats whose translation is the centre of voxel 0, not its corner (OME-Zarr)."""
 REMOTE_SCHEMES = {"s3", "gs", "http", "https"}
 DTYPE_RANGES: dict[str, tuple[float, float]] = {
     "uint8": (0, 255),
@@ -71,8 +89,10 @@ INTEGER_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
 PRIMARY_IMAGE_CONTENT = ("em", "lm")
 CROP_BOX_COLOUR = "#ffff00"
 WHITE = "#ffffff"
-HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 """A white image is plain greyscale: it gets Neuroglancer's default shader."""
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+URL_SAFE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+"""What ``urllib.parse.quote(..., safe="")`` leaves as it is."""
 
 
 class NotViewableError(ConflictError):
@@ -90,6 +110,29 @@ class NotViewableError(ConflictError):
 
     def as_error(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}
+
+
+class NothingToShowError(ConflictError):
+    """A state of several volumes would have no layer (409): each left-out volume is listed in
+    ``errors`` with its reason, and the detail groups the reasons so a page can show it."""
+
+    field = "volumes"
+
+    def __init__(self, what: str, skipped: Sequence[tuple[VolumeInfo, NotViewableError]]) -> None:
+        if not skipped:
+            super().__init__(f"This {what} has no volumes to show.")
+            return
+        by_reason: dict[str, list[str]] = {}
+        for volume, error in skipped:
+            by_reason.setdefault(error.message, []).append(volume.name)
+        reasons = " ".join(
+            f"{', '.join(names) if len(names) <= 3 else f'{len(names)} volumes'}: {message}"
+            for message, names in by_reason.items()
+        )
+        super().__init__(
+            f"None of the volumes of this {what} can be shown in Neuroglancer. {reasons}",
+            [{"volume": info.id, "name": info.name, **error.as_error()} for info, error in skipped],
+        )
 
 
 @dataclass(frozen=True)
@@ -192,15 +235,23 @@ class StateResult:
     state: dict
     skipped: list[tuple[VolumeInfo, NotViewableError]] = field(default_factory=list)
 
+    def shown(self, what: str) -> dict:
+        """The state, unless it has no layer at all: then ``NothingToShowError`` with every reason.
+        The one test of "can this record make a state" that endpoints, pages and the API share."""
+        if not self.state.get("layers"):
+            raise NothingToShowError(what, self.skipped)
+        return self.state
+
 
 def _number(value: float) -> float:
     """Round away float noise (4 * 1e-9) so states are stable and comparable."""
     return float(f"{value:.12g}")
 
 
-def _voxel_centre(coordinate: float) -> float:
-    """Snap a position to the centre of the voxel holding it, as Neuroglancer does."""
-    return math.floor(coordinate) + 0.5
+def _voxel_centre(coordinate: float, origin: float = 0.0) -> float:
+    """Snap a position to the centre of the voxel holding it, on a grid whose voxel corners sit
+    at ``origin`` + whole voxels (0 for the global grid itself)."""
+    return origin + math.floor(coordinate - origin) + 0.5
 
 
 def _finite(values: Iterable[float | None]) -> bool:
@@ -298,8 +349,23 @@ def _rgb_channels(volume: VolumeInfo) -> bool:
     return len(volume.channels) >= 2 and "c" in volume.axes and volume.format in OME_FORMATS
 
 
+def added_offset(volume: VolumeInfo, axis: int) -> float:
+    """What a layer's transform adds to the source's own placement on one axis (nm).
+
+    The catalogued translation where Neuroglancer reads no offset from the metadata (N5, plain
+    Zarr) or where the axis is flipped (OpenOrganelle's layer transform); nothing where the
+    metadata already carries it (OME-Zarr, precomputed): adding it there would shift twice.
+    """
+    translation = (volume.translation or (0.0, 0.0, 0.0))[axis]
+    flipped = volume.scale is not None and volume.scale[axis] < 0
+    if flipped or volume.format not in OFFSET_IN_METADATA:
+        return translation
+    return 0.0
+
+
 def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.CoordinateSpaceTransform | None:
-    """Place a volume on the global grid from its catalogued scale and translation.
+    """Place a volume on the global grid: its catalogued scale and flips, and the offset its
+    metadata lacks (``added_offset``).
 
     None when the catalog has no scale: the source's own metadata then places it. A
     multichannel OME-Zarr also has its channel axis (``c'`` in Neuroglancer) turned into a
@@ -322,13 +388,12 @@ def source_transform(volume: VolumeInfo, voxel_nm: Vec3) -> neuroglancer.Coordin
             )
         )
     output = coordinate_space(voxel_nm)
-    translation = volume.translation or (0.0, 0.0, 0.0)
     rank = 4 if rgb else 3
     matrix = []
     for i in range(3):
         row = [0.0] * (rank + 1)
         row[i] = -1.0 if volume.scale[i] < 0 else 1.0
-        row[rank] = _number(translation[i] / voxel_nm[i])
+        row[rank] = _number(added_offset(volume, i) / voxel_nm[i])
         matrix.append(row)
     inputs = neuroglancer.CoordinateSpace(
         names=list(AXES), units="m", scales=[_number(abs(v) * NANOMETRE) for v in volume.scale]
@@ -490,22 +555,36 @@ def volume_layer(
 
 
 def volume_extent(volume: VolumeInfo) -> tuple[Vec3, Vec3] | None:
-    """(lower corner, size) of a volume in nm, when shape and scale are both known."""
+    """(lower corner, size) in nm of the voxels as Neuroglancer draws them (see the module's
+    placement rules), when shape and scale are both known."""
     translation = volume.translation or (0.0, 0.0, 0.0)
     if volume.shape is None or volume.scale is None or not _finite((*volume.shape, *volume.scale, *translation)):
         return None
-    ends = [translation[i] + volume.shape[i] * volume.scale[i] for i in range(3)]
-    lower = tuple(min(translation[i], ends[i]) for i in range(3))
+    starts = [
+        translation[i] - volume.scale[i] / 2
+        if volume.scale[i] > 0 and volume.format in CENTRED_FORMATS
+        else translation[i]
+        for i in range(3)
+    ]
+    ends = [starts[i] + volume.shape[i] * volume.scale[i] for i in range(3)]
+    lower = tuple(min(starts[i], ends[i]) for i in range(3))
     size = tuple(abs(volume.shape[i] * volume.scale[i]) for i in range(3))
     return lower, size  # type: ignore[return-value]
 
 
 def _frame(state: neuroglancer.ViewerState, box: tuple[Vec3, Vec3] | None, voxel_nm: Vec3) -> None:
-    """Centre the view on a box (lower corner, size in nm) and zoom so it fills a panel."""
+    """Centre the view on a box (lower corner, size in nm) and zoom so it fills a panel.
+
+    The position is the centre of the box's middle voxel, counted from the box's own corner,
+    so a slice shows whole voxels of the framed data, not the seam between two of them.
+    """
     if box is None:
         return
     lower, size = box
-    state.position = [_voxel_centre((lower[i] + size[i] / 2) / voxel_nm[i]) for i in range(3)]
+    state.position = [
+        _number(_voxel_centre((lower[i] + size[i] / 2) / voxel_nm[i], origin=(lower[i] / voxel_nm[i]) % 1.0))
+        for i in range(3)
+    ]
     largest = max(size)
     if largest > 0:
         canonical = min(voxel_nm)
@@ -520,9 +599,25 @@ def _new_state(voxel_nm: Vec3) -> neuroglancer.ViewerState:
     return state
 
 
-def _emit(state: neuroglancer.ViewerState) -> dict:
-    """The state as JSON, round-tripped through ``ViewerState`` so only parseable states leave."""
-    return parse_state(json.loads(json.dumps(state.to_json())))
+def _archive_hidden_when_crowded(state: neuroglancer.ViewerState) -> None:
+    """Above ``LAYER_BAR_CAPACITY`` layers, archive the hidden ones (Neuroglancer's ``archived``
+    flag): the layer bar then shows what is on screen and the rest waits in the layer list."""
+    if len(state.layers) <= LAYER_BAR_CAPACITY:
+        return
+    for layer in state.layers:
+        if not layer.visible:
+            layer.archived = True
+
+
+def _emit(state: neuroglancer.ViewerState, checked: bool = True) -> dict:
+    """The state as JSON, round-tripped through ``ViewerState`` so only parseable states leave.
+
+    ``checked=False`` skips that round trip (two thirds of the cost) for callers that only
+    measure the state: parsing returns the JSON unchanged, so the measure is the same.
+    """
+    _archive_hidden_when_crowded(state)
+    data = json.loads(json.dumps(state.to_json()))
+    return parse_state(data) if checked else data
 
 
 @functools.cache
@@ -636,7 +731,7 @@ def default_visible(volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> set
     return shown
 
 
-def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = "") -> dict:
+def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = "", *, checked: bool = True) -> dict:
     """One volume, centred on itself (or on the dataset when its size is unknown)."""
     voxel_nm = global_voxel_size(dataset, [volume])
     state = _new_state(voxel_nm)
@@ -644,7 +739,7 @@ def volume_state(dataset: DatasetInfo, volume: VolumeInfo, s3_endpoint: str = ""
     state.layers.append(name=volume.name, layer=layer)
     state.selected_layer.layer = volume.name
     _frame(state, volume_extent(volume) or _dataset_box(dataset) or dataset.focus, voxel_nm)
-    return _emit(state)
+    return _emit(state, checked)
 
 
 def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[Vec3, Vec3] | None:
@@ -660,7 +755,12 @@ def _combined_box(dataset: DatasetInfo, volumes: Sequence[VolumeInfo]) -> tuple[
 
 
 def dataset_state(
-    dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "", crops: Sequence[CropInfo] = ()
+    dataset: DatasetInfo,
+    volumes: Sequence[VolumeInfo],
+    s3_endpoint: str = "",
+    crops: Sequence[CropInfo] = (),
+    *,
+    checked: bool = True,
 ) -> StateResult:
     """The dataset's image plus every segmentation, prediction and mesh; a default subset visible.
 
@@ -689,7 +789,7 @@ def dataset_state(
             ),
         )
     _frame(state, _combined_box(dataset, volumes), voxel_nm)
-    return StateResult(_emit(state), skipped)
+    return StateResult(_emit(state, checked), skipped)
 
 
 def custom_state(dataset: DatasetInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = "") -> StateResult:
@@ -716,7 +816,12 @@ def _quaternion(orientation: Sequence[float] | None) -> list[float] | None:
 
 
 def curated_view_state(
-    dataset: DatasetInfo, view: CuratedViewInfo, volumes: Sequence[VolumeInfo], s3_endpoint: str = ""
+    dataset: DatasetInfo,
+    view: CuratedViewInfo,
+    volumes: Sequence[VolumeInfo],
+    s3_endpoint: str = "",
+    *,
+    checked: bool = True,
 ) -> StateResult:
     """A curated view: its layers (images drawn first), position, zoom and orientation."""
     voxel_nm = global_voxel_size(dataset, volumes)
@@ -730,7 +835,7 @@ def curated_view_state(
     orientation = _quaternion(view.orientation)
     if orientation is not None:
         state.cross_section_orientation = orientation
-    return StateResult(_emit(state), skipped)
+    return StateResult(_emit(state, checked), skipped)
 
 
 def crop_label_layers(
@@ -761,12 +866,15 @@ def crop_label_layers(
 
 
 def crop_box(crop: CropInfo) -> tuple[Vec3, Vec3]:
-    """(lower corner, size) in nm: the crop spans translation .. translation + shape * voxel size."""
-    return crop.translation, tuple(crop.shape[i] * crop.voxel_size[i] for i in range(3))  # type: ignore[return-value]
+    """(lower corner, size) in nm of the crop's label voxels as Neuroglancer draws them: an
+    OME-Zarr translation is the centre of voxel 0, so the box starts half a voxel before it."""
+    centred = crop.format in CENTRED_FORMATS
+    lower = tuple(crop.translation[i] - (crop.voxel_size[i] / 2 if centred else 0.0) for i in range(3))
+    return lower, tuple(crop.shape[i] * crop.voxel_size[i] for i in range(3))  # type: ignore[return-value]
 
 
 def crop_state(
-    dataset: DatasetInfo, crop: CropInfo, images: Sequence[VolumeInfo], s3_endpoint: str = ""
+    dataset: DatasetInfo, crop: CropInfo, images: Sequence[VolumeInfo], s3_endpoint: str = "", *, checked: bool = True
 ) -> StateResult:
     """The dataset's EM/LM, the crop's labels and its bounding box, centred on the crop
     on a grid of the crop's label voxels."""
@@ -779,6 +887,11 @@ def crop_state(
     skipped = _add_layers(state, [v for v in images if _is_primary_image(v)][:1], voxel_nm, s3_endpoint, None)
     for name, layer, visible in crop_label_layers(crop, voxel_nm, s3_endpoint):
         state.layers.append(name=name, layer=layer, visible=visible)
+    if not state.layers:
+        raise NotViewableError(
+            "labels_url",
+            "The crop's labels are withheld and none of its dataset's EM or LM images can be shown in Neuroglancer.",
+        )
     lower, size = crop_box(crop)
     upper = [lower[i] + size[i] for i in range(3)]
     state.layers.append(
@@ -799,7 +912,7 @@ def crop_state(
     if any(layer.name == f"crop{crop.number}/all" for layer in state.layers):
         state.selected_layer.layer = f"crop{crop.number}/all"
     _frame(state, (lower, size), voxel_nm)
-    return StateResult(_emit(state), skipped)
+    return StateResult(_emit(state, checked), skipped)
 
 
 def viewer_url(viewer_base: str, state_url: str) -> str:
@@ -807,7 +920,23 @@ def viewer_url(viewer_base: str, state_url: str) -> str:
     return f"{viewer_base}#!{state_url}"
 
 
+def inline_fragment(state: dict) -> str:
+    """The URL-encoded compact JSON of a state: what follows ``#!`` in an inline link."""
+    return urllib.parse.quote(json.dumps(state, separators=(",", ":")), safe="")
+
+
+def inline_fragment_length(state: dict) -> int:
+    """``len(inline_fragment(state))`` without building it: the JSON is ASCII and every byte
+    outside ``quote``'s always-safe set becomes three characters (``%XX``)."""
+    data = json.dumps(state, separators=(",", ":")).encode("ascii")
+    return len(data) + 2 * len(data.translate(None, URL_SAFE_BYTES))
+
+
+def inline_url_length(viewer_base: str, fragment_length: int) -> int:
+    """Characters of ``<viewer>#!<fragment>``, from the fragment's length alone."""
+    return len(viewer_base) + len("#!") + fragment_length
+
+
 def inline_neuroglancer_url(viewer_base: str, state: dict) -> str:
     """``<viewer>#!<url-encoded JSON>``: the whole state in the link, for copy and paste."""
-    text = json.dumps(state, separators=(",", ":"))
-    return f"{viewer_base}#!{urllib.parse.quote(text, safe='')}"
+    return f"{viewer_base}#!{inline_fragment(state)}"
