@@ -187,7 +187,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A request that enqueues must learn quickly that the broker is down (it answers 503 and the run
 # records it); the sweeper (`sweep_runs`, on the worker's beat) re-sends what was not delivered.
-CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
 
 # S3: endpoint and credentials come from boto3's standard variables (AWS_ENDPOINT_URL_S3, ...).
@@ -196,6 +196,20 @@ INGEST_ALLOWED_BUCKETS = env.list("INGEST_ALLOWED_BUCKETS", default=["janelia-co
 AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
 # Seconds an ingest task may run before it stops (datasets finished so far stay committed).
 INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=2 * 60 * 60)
+
+# Background jobs (ingest runs; catalog.models.jobs). The sweeper (`manage.py sweep_runs`, every
+# JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for JOB_QUEUED_SECONDS again, at most
+# JOB_MAX_REQUEUES times, then fails it; it fails a running or retrying job without a sign of life
+# for JOB_STALE_SECONDS, which must exceed every task's hard time limit.
+JOB_QUEUED_SECONDS = env.int("JOB_QUEUED_SECONDS", default=15 * 60)
+JOB_MAX_REQUEUES = env.int("JOB_MAX_REQUEUES", default=3)
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=INGEST_TASK_SOFT_TIME_LIMIT + 30 * 60)
+JOB_SWEEP_SECONDS = env.int("JOB_SWEEP_SECONDS", default=5 * 60)
+if JOB_STALE_SECONDS <= INGEST_TASK_SOFT_TIME_LIMIT + 120:
+    raise ImproperlyConfigured("JOB_STALE_SECONDS must exceed the ingest task's hard time limit.")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "catalog.sweep_jobs", "schedule": float(JOB_SWEEP_SECONDS)},
+}
 
 # Neuroglancer: the self-hosted client under /neuroglancer/ by default, or any public viewer.
 NEUROGLANCER_VIEWER_URL = env.str("NEUROGLANCER_VIEWER_URL", default="")
