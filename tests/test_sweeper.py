@@ -89,6 +89,9 @@ def test_an_ingest_request_reaches_a_live_broker_after_the_commit(
     run = IngestRun.objects.get()
     assert (run.status, run.enqueue_error) == ("queued", "")
     assert run.enqueued_at is not None
+    followed = staff.get(response["Location"]).json()
+    assert (followed["status"], followed["enqueue_error"], followed["requeues"]) == ("queued", "", 0)
+    assert followed["enqueued_at"] is not None
     messages = redis_server.client().lrange("celery", 0, -1)
     assert [json.loads(message)["headers"]["task"] for message in messages] == ["catalog.ingest_run"]
     assert json.loads(messages[0])["headers"]["argsrepr"] == f"[{run.pk}]"

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from catalog.errors import CatalogError
 from catalog.models import IngestRun, VolumeStatistics
+from catalog.models.jobs import JOB_FIELDS
 from catalog.services.ingest import start_ingest_run, validate_ingest_prefix
 from catalog.services.jobs import enqueue_job
 
@@ -22,6 +23,7 @@ RESULT_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    *JOB_FIELDS,
 )
 
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from catalog.api.pagination import CatalogPagination
 from catalog.api.views import ERROR_SCHEMA
 from catalog.models import IngestRun
+from catalog.models.jobs import JOB_FIELDS
 from catalog.services.ingest import start_ingest_run
 from catalog.services.jobs import raise_if_not_enqueued
 
@@ -59,6 +60,7 @@ class IngestRunSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            *JOB_FIELDS,
         ]
         read_only_fields = fields
 

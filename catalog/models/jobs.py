@@ -25,6 +25,8 @@ class JobStatus(models.TextChoices):
 
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+JOB_FIELDS = ("enqueued_at", "enqueue_error", "heartbeat_at", "requeues")
+"""Where the job's task stands; shown wherever a job is shown, written only by the job machinery."""
 
 
 class QueuedJob(models.Model):
