@@ -12,6 +12,8 @@ under CI=true.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -156,3 +158,56 @@ def test_a_failed_cache_is_left_alone_for_the_retry_interval(monkeypatch: pytest
     clock[0] += 0.2
     assert freshness.cache_call(lambda: "value", "fallback") == "value", "tried again after it"
     assert freshness.cache_available()
+
+
+class HangingServer:
+    """Accepts connections and never answers: a Redis behind a dead network path or frozen."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(client)
+
+    def close(self) -> None:
+        self.listener.close()
+        for client in self.accepted:
+            client.close()
+
+
+def test_a_redis_that_hangs_costs_one_timeout_per_retry_interval(
+    catalog_paths: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = HangingServer()
+    client = Client()
+    try:
+        with (
+            override_settings(
+                CACHES=redis_cache(f"redis://127.0.0.1:{server.port}/0"),
+                CACHE_RETRY_SECONDS=3600,
+                API_ANON_RATE="1000/minute",
+            ),
+            caplog.at_level(logging.WARNING, logger="catalog.freshness"),
+        ):
+            first = client.get(catalog_paths[1])
+            connections = len(server.accepted)
+            answers = _answers(client, catalog_paths)
+    finally:
+        server.close()
+
+    assert first.status_code == 200
+    assert connections >= 1, "the first request tried the cache"
+    assert {status for status, _ in answers.values()} == {200}
+    assert len(server.accepted) == connections, "no further attempt within the retry interval"
+    assert len(_cache_errors(caplog)) == 1
