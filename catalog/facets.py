@@ -43,8 +43,9 @@ def dataset_facets(filterset: DatasetFilterSet) -> dict[str, Any]:
     """
     if not filterset.is_valid():
         raise ValueError(f"dataset_facets needs a valid filterset: {dict(filterset.errors)}")
-    identity = json.dumps(_normalised_params(filterset), sort_keys=True)
-    return freshness.cached("facets", identity, lambda: _compute_facets(filterset))
+    params = _normalised_params(filterset)
+    identity = json.dumps(params, sort_keys=True)
+    return freshness.cached("facets", identity, lambda: _compute_facets(filterset), query=bool(params))
 
 
 def _normalised_params(filterset: DatasetFilterSet) -> dict[str, list[str]]:

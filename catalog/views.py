@@ -110,7 +110,8 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
 
     Pages hold nothing user-specific (no session data, no CSRF token: every form is a GET),
     so a page depends only on its URL, the htmx headers and the catalog, whose version every
-    committed write bumps. Only 200 responses are stored.
+    committed write bumps. Only 200 responses are stored; pages with a query string (searches,
+    filters) for a short time, since most of them are asked once.
     """
 
     @wraps(view)
@@ -131,7 +132,8 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
             return response
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming:
-            freshness.cache_set("page", identity, (response.content, dict(response.headers)))
+            content = (response.content, dict(response.headers))
+            freshness.cache_set("page", identity, content, query=bool(request.GET))
         return response
 
     return wrapper

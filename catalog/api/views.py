@@ -120,7 +120,8 @@ class CatalogViewSet(viewsets.GenericViewSet):
 class CachedReadsMixin:
     """List and detail payloads are cached per catalog version, which every committed write
     bumps. The cache is consulted inside the handler, so authentication, permissions,
-    throttling and parameter checks have all run; only 200 payloads are stored."""
+    throttling and parameter checks have all run; only 200 payloads are stored, answers to a
+    query string (searches, filters, pages) for a short time."""
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._cached_read(super().list, request, *args, **kwargs)  # type: ignore[misc]
@@ -135,7 +136,7 @@ class CachedReadsMixin:
             return Response(data)
         response = read(request, *args, **kwargs)
         if response.status_code == status.HTTP_200_OK:
-            freshness.cache_set("api", identity, response.data)
+            freshness.cache_set("api", identity, response.data, query=bool(request.query_params))
         return response
 
 

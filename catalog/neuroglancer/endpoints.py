@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -28,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from catalog import freshness
 from catalog.api.errors import catalog_error_response
+from catalog.api.throttling import over_limit
 from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
 from catalog.models import Crop, CuratedView, Dataset, SavedState, Volume
 from catalog.neuroglancer import adapters, recipe
@@ -138,7 +138,8 @@ def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_
             if body is freshness.MISSING:
                 body = _encode(build(request, **kwargs))
                 if identity:
-                    freshness.cache_set("state", identity, body)
+                    query = any(name != "inline" for name in request.GET)
+                    freshness.cache_set("state", identity, body, query=query)
             if request.GET.get("inline") in ("1", "true"):
                 return _cors(_inline_redirect(request, body), methods)
         except CatalogError as error:
@@ -251,20 +252,6 @@ custom_state = _state_endpoint(_custom_state, CUSTOM_METHODS)
 saved_state = csrf_exempt(_saved_state)
 
 
-def _throttled(request: HttpRequest) -> bool:
-    """A fixed-window limit on saves per client address (``NEUROGLANCER_SAVE_RATE``, e.g. 30/minute)."""
-    count_text, _, period = settings.NEUROGLANCER_SAVE_RATE.partition("/")
-    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(period.strip(), 60)
-    key = f"neuroglancer-save:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count > int(count_text)
-
-
 def _state_to_save(request: HttpRequest) -> dict:
     """The posted state, checked: size (413), rate (429), JSON object that Neuroglancer reads (400)."""
     limit = settings.NEUROGLANCER_SAVED_STATE_MAX_BYTES
@@ -275,7 +262,7 @@ def _state_to_save(request: HttpRequest) -> dict:
     size = declared if declared > limit else len(request.body)
     if size > limit:
         raise CatalogError(f"The state is {size} bytes; the limit is {limit} bytes.", status=413)
-    if _throttled(request):
+    if over_limit(scope="neuroglancer-save", request=request, rate=settings.NEUROGLANCER_SAVE_RATE):
         raise CatalogError("Too many saved states from this address; try again later.", status=429)
     try:
         state = json.loads(request.body)

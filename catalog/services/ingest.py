@@ -34,7 +34,7 @@ from catalog.errors import InvalidRequestError
 from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, S3TransientError, parse_s3_url
-from catalog.tasks import ingest_run_task
+from catalog.services import jobs
 from catalog.volume_stats import StatisticsError, compute
 
 ProgressCallback = Callable[[int, int], None]
@@ -119,7 +119,8 @@ def start_ingest_run(
     dry_run: bool = False,
     requested_by: AbstractBaseUser | None = None,
 ) -> IngestRun:
-    """Record a queued run for an allow-listed prefix and queue its task once committed."""
+    """Record a queued run for an allow-listed prefix and send its task once committed (a broker
+    that cannot be reached fails the run: see ``catalog.services.jobs``)."""
     location = validate_ingest_prefix(prefix=prefix)
     run = IngestRun.objects.create(
         prefix=location.url,
@@ -127,21 +128,8 @@ def start_ingest_run(
         dry_run=dry_run,
         requested_by=requested_by if requested_by is not None and requested_by.is_authenticated else None,
     )
-    enqueue_ingest_run(run=run)
+    jobs.enqueue_job(run)
     return run
-
-
-def enqueue_ingest_run(*, run: IngestRun) -> None:
-    """Send the run to a worker after the surrounding transaction commits.
-
-    Without a broker (eager Celery) the task runs here once, without retries (nothing could
-    run them later) and without raising into the request: the run records the outcome.
-    """
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        eager = {"args": [run.pk], "retries": ingest_run_task.max_retries, "throw": False}
-        transaction.on_commit(lambda: ingest_run_task.apply(**eager), robust=True)
-    else:
-        transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
 
 
 def run_ingest_now(
@@ -160,7 +148,8 @@ def run_ingest_now(
 
 
 def _update_run(run_id: int, **values: Any) -> None:
-    IngestRun.objects.filter(pk=run_id).update(**values)
+    """Write on the run; every write is also the worker's sign of life for the sweeper."""
+    IngestRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now(), **values)
 
 
 def record_progress(run_id: int, done: int, total: int) -> None:
