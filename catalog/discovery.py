@@ -140,6 +140,7 @@ class VolumeDescription:
     content_type: str = ContentType.EM
     label_class: str | None = None
     crop_number: int | None = None
+    annotation: CellmapAnnotation | None = None
     meshes: list[MeshDescription] = field(default_factory=list)
     errors: list[ValidationIssue] = field(default_factory=list)
 
@@ -674,6 +675,7 @@ def _reclassify(
     )
     description.kind, description.content_type = kind, content_type
     description.label_class, description.crop_number = label_class, crop
+    description.annotation = annotation
 
 
 def _annotation(attributes: dict[str, Any] | None) -> CellmapAnnotation | None:
