@@ -375,6 +375,21 @@ class CropViewSet(WritableCatalogViewSet):
     def perform_destroy(self, instance: Crop) -> None:
         records.delete_crop(crop=instance)
 
+    @extend_schema(
+        summary="Facet counts of the crop list",
+        description="Takes the crop list's filters. Per dataset, split and class: how many crops the list would "
+        "hold with that value chosen, and how many have the class present (known counts only). Disjunctive "
+        "like the dataset facets; computed in the database; cached until the catalog changes.",
+        responses={200: serializers.CropFacetsSerializer, **READ_ERRORS},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def facets(self, request: Request) -> Response:
+        filterset = filters.CropFilterSet(request.query_params, queryset=Crop.objects.all(), request=request)
+        reject_unknown_parameters(request, set(filterset.filters) | format_parameter(self))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return Response(facets.crop_facets(filterset))
+
 
 def _read_only_schema(name: str, serializer: type[BaseSerializer]) -> Any:
     return extend_schema_view(

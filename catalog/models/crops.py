@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Cast
@@ -138,3 +141,40 @@ class CropContent(models.Model):
     @property
     def is_known(self) -> bool:
         return self.source != self.Source.UNKNOWN
+
+
+UNKNOWN_UNTIL_INGESTED = "Counts unknown until the crop's labels are ingested."
+
+
+@dataclass(frozen=True)
+class ClassContent:
+    """One annotated class of a crop as the pages and the API show it: present, absent or unknown."""
+
+    label_class: Any
+    row: CropContent | None
+
+    @property
+    def state(self) -> str:
+        if self.row is None or not self.row.is_known:
+            return "unknown"
+        return "present" if self.row.present_voxels else "absent"
+
+    @property
+    def note(self) -> str:
+        if self.row is None:
+            return UNKNOWN_UNTIL_INGESTED
+        return self.row.note
+
+
+def crop_class_contents(crop: Crop) -> list[ClassContent]:
+    """Every class annotated in the crop with what it holds: present classes first by share,
+    then absent ones, then unknown ones, each group by name (uses prefetched rows)."""
+    rows = {row.label_class_id: row for row in crop.contents.all()}
+    entries = [ClassContent(label_class, rows.get(label_class.pk)) for label_class in crop.label_classes.all()]
+    order = {"present": 0, "absent": 1, "unknown": 2}
+
+    def key(entry: ClassContent) -> tuple[int, float, str]:
+        share = entry.row.present_share if entry.row is not None and entry.row.present_share is not None else 0.0
+        return (order[entry.state], -share, entry.label_class.name)
+
+    return sorted(entries, key=key)
