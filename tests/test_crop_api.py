@@ -1,5 +1,6 @@
 """The crop list by what crops hold: present/absent filters, share and voxel minimums, share
-ordering, the crop facets and the dataset facets' "crops with this class present"."""
+ordering, the crop facets and the dataset facets' "crops with this class present", and the
+crop manifests under the same filters."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 from catalog import models
 from catalog.models.crops import UNKNOWN_UNTIL_INGESTED, ContentSource
 from tests import factories
+from tests.test_crop_manifest import csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +227,41 @@ def test_query_counts(
     with django_assert_max_num_queries(maximum):
         response = api.get(path)
     assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("crops")
+def test_the_manifest_takes_the_crop_lists_filters(api: APIClient) -> None:
+    rows = csv_rows(api, "?organelle=nuc&present=true&ordering=-share")
+
+    assert [(row["crop_name"], row["class_label"], row["present_voxels"]) for row in rows] == [
+        ("1", "nuc", "500"),
+        ("3", "nuc", "200"),
+    ]
+    assert rows[0]["present_share"] == "0.5"
+    everything = csv_rows(api)
+    assert [(row["crop_name"], row["class_label"]) for row in everything][:3] == [
+        ("1", "mito"),
+        ("1", "er"),
+        ("1", "nuc"),
+    ]
+    assert len(everything) == 3 + 2 + 2 + 1
+    unknown = next(row for row in everything if row["crop_name"] == "3" and row["class_label"] == "mito")
+    assert (unknown["present_voxels"], unknown["present_share"]) == ("", "")
+
+
+@pytest.mark.usefixtures("crops")
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/crops/manifest.csv?present=true", "present"),
+        ("/api/crops/manifest.json?organelle=nope", "organelle"),
+        ("/api/crops/manifest.csv?page=2", "page"),
+        ("/api/crops/croissant.json?min_share=3&organelle=nuc", "min_share"),
+    ],
+)
+def test_bad_parameters_are_a_400_in_json(api: APIClient, path: str, parameter: str) -> None:
+    response = api.get(path, HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert parameter in {error["field"] for error in response.json()["errors"]}

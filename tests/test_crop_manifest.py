@@ -1,0 +1,105 @@
+"""ML manifests of the crops: the reference catalog's manifest is the challenge's own, row for row,
+and the manifest follows the crop list's filters; the Croissant description names its file."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+CHALLENGE_MANIFEST = Path(__file__).parent / "fixtures" / "cellmap" / "train_crop_manifest.csv.gz"
+GEOMETRY = ("crop_name", "dataset", "class_label", "voxel_size", "translation", "shape")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    cache.clear()
+    return APIClient()
+
+
+def csv_rows(api: APIClient, query: str = "") -> list[dict[str, str]]:
+    response = api.get(f"/api/crops/manifest.csv{query}")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def challenge_rows() -> list[dict[str, str]]:
+    with gzip.open(CHALLENGE_MANIFEST, "rt", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.usefixtures("reference_catalog")
+class TestReferenceCatalog:
+    def test_the_training_manifest_is_the_challenges_row_for_row(self, api: APIClient) -> None:
+        ours = csv_rows(api, "?split=train")
+        published = challenge_rows()
+
+        assert len(ours) == len(published) == 11786
+        assert list(ours[0])[:6] == list(GEOMETRY)
+        key = lambda row: (int(row["crop_name"]), row["class_label"])  # noqa: E731
+        assert sorted(tuple(row[c] for c in GEOMETRY) for row in ours) == sorted(
+            tuple(row[c] for c in GEOMETRY) for row in published
+        ), "voxel size, translation and shape differ from the challenge's"
+        assert len({key(row) for row in ours}) == 11786
+
+    def test_every_row_says_where_its_labels_and_em_are_and_invents_no_counts(self, api: APIClient) -> None:
+        rows = csv_rows(api, "?dataset=jrc_hela-2&split=train")
+
+        assert {row["present_voxels"] for row in rows} == {""}
+        assert {row["present_share"] for row in rows} == {""}
+        first = next(row for row in rows if row["crop_name"] == "1" and row["class_label"] == "nuc")
+        assert first["label_url"] == (
+            "s3://janelia-cosem-datasets/jrc_hela-2/jrc_hela-2.zarr/recon-1/labels/groundtruth/crop1/nuc"
+        )
+        assert first["em_url"] == "s3://janelia-cosem-datasets/jrc_hela-2/jrc_hela-2.zarr/recon-1/em/fibsem-uint8"
+        assert first["split"] == "train"
+
+    def test_test_crops_are_listed_without_label_locations(self, api: APIClient) -> None:
+        rows = csv_rows(api, "?split=test")
+
+        assert rows
+        assert {row["label_url"] for row in rows} == {""}
+        assert all(row["em_url"].startswith("s3://") for row in rows)
+
+    def test_no_crop_of_the_reference_catalog_is_known_to_contain_anything(self, api: APIClient) -> None:
+        assert csv_rows(api, "?organelle=nuc&present=true") == []
+        assert api.get("/api/crops/manifest.json?organelle=nuc&present=true").json() == {"count": 0, "rows": []}
+
+    def test_json_rows_match_the_csv(self, api: APIClient) -> None:
+        body = api.get("/api/crops/manifest.json?dataset=jrc_hela-2").json()
+        rows = csv_rows(api, "?dataset=jrc_hela-2")
+
+        assert body["count"] == len(body["rows"]) == len(rows)
+        first = body["rows"][0]
+        assert (first["crop"], first["label_class"]) == (int(rows[0]["crop_name"]), rows[0]["class_label"])
+        assert rows[0]["voxel_size"] == "[{z!r};{y!r};{x!r}]".format(**first["voxel_size"])
+
+    def test_the_manifest_costs_a_fixed_number_of_queries(
+        self, api: APIClient, django_assert_max_num_queries: Any
+    ) -> None:
+        # version, crops, their classes, their contents, the EM volumes of their datasets
+        with django_assert_max_num_queries(5):
+            assert api.get("/api/crops/manifest.csv").status_code == 200
+
+    def test_croissant_describes_the_csv_it_links(self, api: APIClient) -> None:
+        document = api.get("/api/crops/croissant.json?split=train").json()
+        csv_body = api.get("/api/crops/manifest.csv?split=train").content
+
+        assert document["@type"] == "sc:Dataset"
+        assert document["conformsTo"] == "http://mlcommons.org/croissant/1.0"
+        (file_object,) = document["distribution"]
+        assert file_object["contentUrl"] == "http://testserver/api/crops/manifest.csv?split=train"
+        assert file_object["sha256"] == hashlib.sha256(csv_body).hexdigest()
+        (record_set,) = document["recordSet"]
+        header = csv_body.decode().splitlines()[0].split(",")
+        assert [field["source"]["extract"]["column"] for field in record_set["field"]] == header
