@@ -46,8 +46,13 @@ def content(crop: models.Crop, label_class: models.LabelClass, present: int | No
 
 @pytest.fixture
 def crops() -> Crops:
+    return build_crops()
+
+
+def build_crops() -> Crops:
     """ds-a: crop 1 (nuc 50%, mito 10%, er absent), crop 2 (nuc absent, mito 30%);
-    ds-b: crop 3 (nuc 20%, mito unknown), crop 4 (nuc, never counted)."""
+    ds-b: crop 3 (nuc 20%, mito unknown), crop 4 (nuc, never counted); both in collection
+    ``challenge``."""
     classes = {
         name: factories.LabelClassFactory(name=name, long_name=name.upper(), label_id=label_id)
         for name, label_id in (("nuc", 28), ("mito", 4), ("er", 16))
@@ -69,6 +74,7 @@ def crops() -> Crops:
     content(three, classes["mito"], None)
     four = factories.CropFactory(dataset=b, number=4)
     four.label_classes.set([classes["nuc"]])
+    factories.CollectionFactory(slug="challenge", title="The challenge").datasets.set([a, b])
     factories.commit_catalog()
     cache.clear()
     return Crops(classes)

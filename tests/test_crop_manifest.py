@@ -1,5 +1,5 @@
-"""ML manifests of the crops: the reference catalog's manifest is the challenge's own, row for row,
-and the manifest follows the crop list's filters; the Croissant description names its file."""
+"""The reference catalog's crops: its ML manifest is the challenge's own, row for row (the
+Croissant description names that file), and nothing in it or on its pages invents a count."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +106,15 @@ class TestReferenceCatalog:
         (record_set,) = document["recordSet"]
         header = csv_body.decode().splitlines()[0].split(",")
         assert [field["source"]["extract"]["column"] for field in record_set["field"]] == header
+
+    def test_reference_crops_say_their_counts_are_unknown_until_ingested(self, client: Client) -> None:
+        crop = client.get(reverse("catalog:crop-detail", args=[1])).content.decode()
+        assert 'data-testid="counts-unknown"' in crop
+        assert '<span class="share">' not in crop
+        assert not re.search(r'<td class="num">\d', crop)  # no number in any count column
+
+        organelle = client.get(reverse("catalog:organelle-detail", args=["nuc"])).content.decode()
+        assert "Counts unknown: no crop's voxels of nuc have been counted yet" in organelle
+
+        dataset = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
+        assert "Counts unknown until the labels are ingested." in dataset
