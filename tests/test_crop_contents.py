@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from catalog.models import Crop, CropContent, LabelClass
+from catalog.models import Crop, CropContent, LabelClass, Volume
 from catalog.models.crops import ContentSource
 from catalog.s3 import parse_s3_url
 from catalog.services.ingest import ingest_prefix
@@ -294,3 +294,27 @@ def test_bad_contents_are_rejected_naming_the_crop(catalog_copy: Path, entry: di
     problem = " ".join(error.value.problems)
     assert f"datasets/{HELA2}: crops[" in problem
     assert message in problem
+
+
+def test_ingest_stores_each_levels_chunk_grid_and_geometry(crop_bucket: str) -> None:
+    ingest(crop_bucket)
+
+    volume = Volume.objects.get(url=f"s3://{crop_bucket}/{CROP_PREFIX}/nuc")
+    assert volume.levels == [
+        {
+            "path": "0",
+            "shape": [8, 16, 16],
+            "chunks": [8, 16, 16],
+            "voxel_size_nm": {"z": 2.0, "y": 2.0, "x": 2.0},
+            "translation_nm": {"z": 100.0, "y": 200.0, "x": 300.0},
+            "chunk_key": {"prefix": "", "separator": "/"},
+        },
+        {
+            "path": "1",
+            "shape": [4, 8, 8],
+            "chunks": [4, 8, 8],
+            "voxel_size_nm": {"z": 4.0, "y": 4.0, "x": 4.0},
+            "translation_nm": {"z": 101.0, "y": 201.0, "x": 301.0},
+            "chunk_key": {"prefix": "", "separator": "/"},
+        },
+    ]

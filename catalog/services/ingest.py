@@ -45,6 +45,7 @@ METADATA_FIELDS = (
     "axes",
     *(f"{prefix}_{axis}" for prefix in ("shape", "scale", "translation") for axis in AXES),
     "scale_levels",
+    "levels",
     "status",
     "validation_errors",
 )
@@ -506,6 +507,7 @@ def _metadata_values(description: VolumeDescription) -> dict[str, Any]:
         "dtype": description.dtype,
         "axes": description.axes[:10],
         "scale_levels": description.scale_levels,
+        "levels": [level.grid() for level in description.levels],
         "status": VolumeStatus.OK if description.is_valid else VolumeStatus.INVALID,
         "validation_errors": [issue.as_dict() for issue in description.errors],
     }
