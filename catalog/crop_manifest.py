@@ -24,6 +24,7 @@ from django.db.models import Prefetch, QuerySet
 from catalog.models import Crop, CropContent, LabelClass, Volume
 from catalog.models.base import ContentType, axis_vector
 
+ZARR_FORMATS = ("ome-zarr-0.4", "ome-zarr-0.5", "zarr-v2", "zarr-v3")
 CSV_COLUMNS = (
     "crop_name",
     "dataset",
@@ -91,20 +92,23 @@ def em_urls(crops: Iterable[Crop]) -> dict[int, str]:
     location, the one whose URL shares the longest prefix with the crop's labels (the same
     Zarr container, ``recon-1/em/...`` beside ``recon-1/labels/...``). One query."""
     crops = list(crops)
-    volumes: dict[int, list[str]] = defaultdict(list)
+    volumes: dict[int, list[tuple[str, str]]] = defaultdict(list)
     rows = (
         Volume.objects.filter(dataset_id__in={crop.dataset_id for crop in crops}, content_type=ContentType.EM)
         .exclude(url="")
-        .order_by("url")
-        .values_list("dataset_id", "url")
+        .values_list("dataset_id", "url", "format")
     )
-    for dataset_id, url in rows:
-        volumes[dataset_id].append(url)
-    chosen = {}
-    for crop in crops:
-        candidates = volumes.get(crop.dataset_id, [])
-        chosen[crop.pk] = max(candidates, key=lambda url: _shared_segments(url, crop.labels_url), default="")
-    return chosen
+    for dataset_id, url, volume_format in rows:
+        volumes[dataset_id].append((url, volume_format))
+    return {crop.pk: nearest_url(crop.labels_url, volumes.get(crop.dataset_id, [])) or "" for crop in crops}
+
+
+def nearest_url(labels_url: str, candidates: Iterable[tuple[str, str]]) -> str | None:
+    """Of the ``(url, format)`` candidates, the URL sharing the most leading path segments with
+    ``labels_url``; on a tie (a test crop has no labels location), Zarr before other formats,
+    then the first URL. None when there is none."""
+    ordered = sorted(candidates, key=lambda item: (item[1] not in ZARR_FORMATS, item[0]))
+    return max(ordered, key=lambda item: _shared_segments(item[0], labels_url), default=(None, ""))[0]
 
 
 def _shared_segments(one: str, other: str) -> int:

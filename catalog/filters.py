@@ -300,6 +300,7 @@ class CropFilterSet(filters.FilterSet):
         help_text="Dataset slug. Repeat for any of several.",
     )
     split = ChoicesFilter(choices=CropSplit.choices, help_text="Challenge split.")
+    number = filters.NumberFilter(field_name="number", min_value=1, help_text="One crop, by its number.")
     organelle = _organelle_filter(method="filter_organelle")
     present = StrictBooleanFilter(
         method="filter_present",

@@ -29,7 +29,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from catalog import citations, freshness
+from catalog import citations, downloads, freshness
+from catalog.errors import InvalidRequestError
 from catalog.facets import dataset_facets
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import (
@@ -367,7 +368,22 @@ def crop_detail(request: HttpRequest, number: int) -> HttpResponse:
         number=number,
     )
     _with_contents(_link(request, "crop", [crop]))
-    return render(request, "catalog/crop_detail.html", {"crop": crop, "highlight": set()})
+    padding_error = ""
+    try:
+        padding = downloads.parse_padding(request.GET.get("padding_nm"))
+    except InvalidRequestError as error:
+        padding, padding_error = 0.0, error.detail
+    plan = downloads.plan_crop(crop, padding)
+    manifest = request.build_absolute_uri(reverse("crop-manifest-csv")) + f"?number={crop.number}"
+    context = {
+        "crop": crop,
+        "highlight": set(),
+        "download": plan,
+        "commands": downloads.crop_commands(plan, manifest),
+        "padding_error": padding_error,
+        "state_url": reverse("state-crop", args=[crop.number]),
+    }
+    return render(request, "catalog/crop_detail.html", context)
 
 
 @require_safe

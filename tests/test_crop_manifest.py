@@ -112,6 +112,11 @@ class TestReferenceCatalog:
         assert 'data-testid="counts-unknown"' in crop
         assert '<span class="share">' not in crop
         assert not re.search(r'<td class="num">\d', crop)  # no number in any count column
+        assert crop.count('data-testid="download-size"') == 1
+        start = crop.index('data-testid="download-size"')
+        size = crop[start : crop.index("</dl>", start)]
+        assert size.count("size unknown until ingested") == 2  # labels and EM: no stored chunk grid
+        assert "aws s3 cp --no-sign-request --recursive s3://janelia-cosem-datasets/jrc_hela-2/" in crop
 
         organelle = client.get(reverse("catalog:organelle-detail", args=["nuc"])).content.decode()
         assert "Counts unknown: no crop's voxels of nuc have been counted yet" in organelle

@@ -92,3 +92,15 @@ def test_bad_predictions_are_a_400_naming_the_parameter(client: Client, query: d
 
 def test_a_missing_crop_is_still_a_404(client: Client) -> None:
     assert client.get(reverse("state-crop", args=[999]), {"prediction": PREDICTION}).status_code == 404
+
+
+def test_the_crop_pages_compare_form_lands_in_the_viewer(client: Client) -> None:
+    page = client.get(reverse("catalog:crop-detail", args=[1])).content.decode()
+    assert f'action="{reverse("state-crop", args=[1])}"' in page
+    assert '<input type="hidden" name="inline" value="1">' in page
+
+    response = state(client, prediction=PREDICTION, inline="1")
+
+    assert response.status_code == 302
+    assert "prediction" in response["Location"]
+    assert "zarr%3A%2F%2Fs3%3A%2F%2Fmy-bucket" in response["Location"]
