@@ -13,6 +13,7 @@ Every page answers HEAD as it answers GET.
 from __future__ import annotations
 
 import posixpath
+import shlex
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -374,7 +375,7 @@ def crop_detail(request: HttpRequest, number: int) -> HttpResponse:
     except InvalidRequestError as error:
         padding, padding_error = 0.0, error.detail
     plan = downloads.plan_crop(crop, padding)
-    manifest = request.build_absolute_uri(reverse("crop-manifest-csv")) + f"?number={crop.number}"
+    manifest = citations.canonical_url(reverse("crop-manifest-csv")) + f"?number={crop.number}"
     context = {
         "crop": crop,
         "highlight": set(),
@@ -606,6 +607,11 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "any_viewable_volume": any(not volume.viewer_problem for volume in volumes),
         "access": _access(dataset, volumes),
         "main_volume": main_volume,
+        "main_sizes": downloads.level_sizes(main_volume) if main_volume else [],
+        "crop_manifest_command": f"curl -o {dataset.slug}_crops.csv "
+        + shlex.quote(citations.canonical_url(reverse("crop-manifest-csv")) + f"?dataset={dataset.slug}")
+        if dataset.crop_list
+        else "",
         "copy_command": _copy_command(main_volume) if main_volume and main_volume.url.startswith("s3://") else "",
         "python_snippet": _python_snippet(main_volume)
         if main_volume and main_volume.format in ZARR_FORMATS and main_volume.url.startswith("s3://")

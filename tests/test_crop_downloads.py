@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog import s3
+from catalog.citations import canonical_url
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_crop_contents import CROP_PREFIX, classes, crop_bucket, ingest, s3_env  # noqa: F401  (fixtures)
 from tests.test_ingest_data import gradient_volume
@@ -108,7 +109,8 @@ def test_commands_copy_the_labels_read_the_region_and_fetch_the_manifest(ingeste
     assert "--include 0/1/3/4 --include 0/1/3/5" in commands["em_region"]
     assert f"zarr.open_array('s3://{ingested}/{EM}/0'" in commands["python"]
     assert "region = em[25:30, 50:59, 75:84]" in commands["python"]
-    assert commands["manifest"] == "curl -o crop7_manifest.csv 'http://testserver/api/crops/manifest.csv?number=7'"
+    manifest = canonical_url("/api/crops/manifest.csv?number=7")  # the portal's address, not the request's
+    assert commands["manifest"] == f"curl -o crop7_manifest.csv '{manifest}'"
     rows = APIClient().get("/api/crops/manifest.csv?number=7").content.decode().splitlines()
     assert len(rows) == 1 + 4
 
@@ -133,3 +135,29 @@ def test_the_crop_page_puts_the_size_first(ingested: str, client: Client) -> Non
     assert "18 chunk objects" in size
     assert "padded by 40 nm" in size
     assert html.index('data-testid="download-size"') < html.index("aws s3 cp")
+
+
+@pytest.mark.usefixtures("no_listing")
+def test_a_volume_record_gives_each_levels_objects_and_bytes(ingested: str) -> None:
+    from catalog.models import Volume
+
+    volume = Volume.objects.get(url=f"s3://{ingested}/{EM}")
+    levels = APIClient().get(f"/api/volumes/{volume.pk}/").json()["levels"]
+
+    assert [(level["path"], level["shape"], level["objects"], level["bytes"]) for level in levels] == [
+        ("0", [64, 96, 128], 4 * 6 * 8, 64 * 96 * 128),
+        ("1", [32, 48, 64], 2 * 3 * 4, 32 * 48 * 64),
+        ("2", [16, 24, 32], 1 * 2 * 2, 16 * 24 * 32),
+    ]
+    assert levels[0]["url"] == f"s3://{ingested}/{EM}/0"
+
+
+@pytest.mark.usefixtures("no_listing")
+def test_the_dataset_page_puts_the_size_first(ingested: str, client: Client) -> None:
+    html = client.get(reverse("catalog:dataset-detail", args=["ds_one"])).content.decode()
+
+    access = html[html.index('id="access"') :]
+    assert access.index('data-testid="download-size"') < access.index("aws s3 cp")
+    assert "Full resolution (0): 768.0\xa0KB</strong> uncompressed in 192 objects" in access
+    manifest = canonical_url("/api/crops/manifest.csv?dataset=ds_one")
+    assert f"curl -o ds_one_crops.csv &#x27;{manifest}&#x27;" in access

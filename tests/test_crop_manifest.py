@@ -123,3 +123,4 @@ class TestReferenceCatalog:
 
         dataset = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
         assert "Counts unknown until the labels are ingested." in dataset
+        assert "<strong>Size unknown until the volume is ingested</strong>" in dataset

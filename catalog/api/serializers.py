@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from catalog import models, selectors
+from catalog.downloads import level_sizes
 from catalog.models.base import axis_vector
 from catalog.models.crops import crop_class_contents
 from catalog.neuroglancer.links import INLINE_URL_LIMIT, Kind, record_links
@@ -450,13 +451,30 @@ class VolumeSerializer(serializers.ModelSerializer):
         return absolute(self.context.get("request"), statistics.thumbnail.url)
 
 
+class LevelSizeSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    url = serializers.CharField(help_text="The level's location (its chunk keys are below it).")
+    shape = serializers.ListField(child=serializers.IntegerField(), help_text="In the array's axis order.")
+    voxel_size_nm = serializers.DictField(child=serializers.FloatField(), allow_null=True)
+    objects = serializers.IntegerField(help_text="Chunk (or shard) files in the level's grid.")
+    bytes = serializers.IntegerField(allow_null=True, help_text="Uncompressed; null when the data type is unknown.")
+
+
 class VolumeDetailSerializer(VolumeSerializer):
     channels = ChannelSerializer(many=True, read_only=True)
     segment_labels = SegmentLabelSerializer(many=True, read_only=True)
     meshes = MeshSerializer(many=True, read_only=True)
+    levels = serializers.SerializerMethodField(
+        help_text="Every stored resolution level with its objects and bytes, from the chunk grid ingest stored; "
+        "empty until the volume is ingested (sizes unknown, never estimated)."
+    )
 
     class Meta(VolumeSerializer.Meta):
-        fields = [*VolumeSerializer.Meta.fields, "channels", "segment_labels", "meshes"]
+        fields = [*VolumeSerializer.Meta.fields, "channels", "segment_labels", "meshes", "levels"]
+
+    @extend_schema_field(LevelSizeSerializer(many=True))
+    def get_levels(self, volume: models.Volume) -> list[dict[str, Any]]:
+        return LevelSizeSerializer(level_sizes(volume), many=True).data
 
 
 # Crops ---------------------------------------------------------------------------------------------

@@ -393,7 +393,7 @@ class CropViewSet(WritableCatalogViewSet):
     def download(self, request: Request, number: str) -> Response:
         padding = downloads.parse_padding(request.query_params.get("padding_nm"))
         plan = downloads.plan_crop(self.get_object(), padding)
-        manifest = request.build_absolute_uri(reverse("crop-manifest-csv")) + f"?number={plan.crop.number}"
+        manifest = citations.canonical_url(reverse("crop-manifest-csv")) + f"?number={plan.crop.number}"
         return Response(downloads.as_json(plan, downloads.crop_commands(plan, manifest)))
 
     @extend_schema(
