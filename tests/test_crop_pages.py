@@ -75,3 +75,15 @@ def test_a_crop_page_shows_every_class_with_its_counts(client: Client) -> None:
 @pytest.mark.usefixtures("crops")
 def test_no_page_for_a_crop_that_does_not_exist(client: Client) -> None:
     assert client.get("/crops/999/").status_code == 404
+
+
+@pytest.mark.usefixtures("crops")
+def test_curators_see_and_edit_contents_in_the_admin(admin_client: Client) -> None:
+    from catalog.models import Crop, CropContent
+
+    row = CropContent.objects.get(crop__number=1, label_class__name="nuc")
+    assert admin_client.get(reverse("admin:catalog_cropcontent_changelist"), {"q": "nuc"}).status_code == 200
+    assert admin_client.get(reverse("admin:catalog_cropcontent_change", args=[row.pk])).status_code == 200
+    crop = admin_client.get(reverse("admin:catalog_crop_change", args=[Crop.objects.get(number=1).pk]))
+    assert crop.status_code == 200
+    assert "cellmap.annotation.complement_counts" in crop.content.decode()
