@@ -87,3 +87,19 @@ def test_curators_see_and_edit_contents_in_the_admin(admin_client: Client) -> No
     crop = admin_client.get(reverse("admin:catalog_crop_change", args=[Crop.objects.get(number=1).pk]))
     assert crop.status_code == 200
     assert "cellmap.annotation.complement_counts" in crop.content.decode()
+
+
+@pytest.mark.usefixtures("crops")
+def test_a_changed_count_is_on_the_pages_at_once(client: Client) -> None:
+    from catalog.models import CropContent
+    from tests.factories import commit_catalog
+
+    assert "50 %" in client.get(reverse("catalog:crop-detail", args=[1])).content.decode()
+    row = CropContent.objects.select_related("crop").get(crop__number=1, label_class__name="nuc")
+    row.present_voxels, row.absent_voxels = 250, 750
+    row.save()
+    commit_catalog()
+
+    html = client.get(reverse("catalog:crop-detail", args=[1])).content.decode()
+    assert "25 %" in html
+    assert "50 %" not in html
