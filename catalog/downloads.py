@@ -148,6 +148,17 @@ def region(volume: Volume, level: dict[str, Any], lower_nm: dict[str, float], up
     return found
 
 
+def level_command(volume: Volume, size: LevelSize) -> str:
+    """``aws s3 cp`` of one level of a volume, with the metadata that describes it."""
+    base = volume.url.rstrip("/") + "/"
+    name = base.rstrip("/").rsplit("/", 1)[-1]
+    includes = " ".join(
+        f"--include {shlex.quote(item)}"
+        for item in (".zattrs", ".zgroup", "zarr.json", "attributes.json", f"{size.path}/*")
+    )
+    return f'aws s3 cp --no-sign-request --recursive {shlex.quote(base)} ./{name}/ --exclude "*" {includes}'
+
+
 # Crops ---------------------------------------------------------------------------------------------
 
 

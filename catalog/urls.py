@@ -12,6 +12,7 @@ urlpatterns = [
     path("datasets/<slug:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<slug:slug>/open/", views.dataset_open, name="dataset-open"),
     path("crops/<int:number>/", views.crop_detail, name="crop-detail"),
+    path("volumes/<int:pk>/", views.volume_detail, name="volume-detail"),
     path("organelles/", views.organelle_list, name="organelle-list"),
     path("organelles/<str:name>/", views.organelle_detail, name="organelle-detail"),
     path("collections/", views.collection_list, name="collection-list"),

@@ -389,6 +389,27 @@ def crop_detail(request: HttpRequest, number: int) -> HttpResponse:
 
 @require_safe
 @cached_per_catalog_version
+def volume_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One volume: what it is, and getting it, size first (from the chunk grid ingest stored)."""
+    volume = get_object_or_404(Volume.objects.select_related("dataset", "label_class"), pk=pk)
+    _link(request, "volume", [volume])
+    sizes = downloads.level_sizes(volume)
+    s3 = volume.url.startswith("s3://")
+    context = {
+        "volume": volume,
+        "sizes": sizes,
+        "total_objects": sum(size.objects for size in sizes),
+        "total_bytes": sum(size.bytes for size in sizes) if sizes and all(s.bytes is not None for s in sizes) else None,
+        "copy_command": _copy_command(volume) if s3 else "",
+        "level_commands": [(size, downloads.level_command(volume, size)) for size in sizes] if s3 else [],
+        "python_snippet": _python_snippet(volume) if s3 and volume.format in ZARR_FORMATS else "",
+        "status_reason": _status_reason(volume),
+    }
+    return render(request, "catalog/volume_detail.html", context)
+
+
+@require_safe
+@cached_per_catalog_version
 def collection_list(request: HttpRequest) -> HttpResponse:
     """Every collection with its summary and the number of datasets it groups."""
     return render(request, "catalog/collection_list.html", {"collections": collection_queryset()})

@@ -161,3 +161,23 @@ def test_the_dataset_page_puts_the_size_first(ingested: str, client: Client) -> 
     assert "Full resolution (0): 768.0\xa0KB</strong> uncompressed in 192 objects" in access
     manifest = canonical_url("/api/crops/manifest.csv?dataset=ds_one")
     assert f"curl -o ds_one_crops.csv &#x27;{manifest}&#x27;" in access
+
+
+@pytest.mark.usefixtures("no_listing")
+def test_the_volume_page_puts_the_size_first(ingested: str, client: Client, django_assert_max_num_queries: Any) -> None:
+    from catalog.models import Volume
+
+    volume = Volume.objects.get(url=f"s3://{ingested}/{EM}")
+    # version, the volume with its dataset and class
+    with django_assert_max_num_queries(2):
+        html = client.get(reverse("catalog:volume-detail", args=[volume.pk])).content.decode()
+
+    panel = html[html.index('id="download"') :]
+    total = 64 * 96 * 128 + 32 * 48 * 64 + 16 * 24 * 32
+    assert f"uncompressed in {192 + 24 + 4} objects, 3 levels" in panel
+    assert panel.index('data-testid="download-size"') < panel.index("aws s3 cp")
+    assert total == 897_024
+    assert "<strong>876.0\xa0KB</strong>" in panel
+    assert "--exclude &quot;*&quot;" in panel and "--include &#x27;1/*&#x27;" in panel  # noqa: PT018
+    dataset = client.get(reverse("catalog:dataset-detail", args=["ds_one"])).content.decode()
+    assert reverse("catalog:volume-detail", args=[volume.pk]) in dataset

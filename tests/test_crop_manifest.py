@@ -124,3 +124,8 @@ class TestReferenceCatalog:
         dataset = client.get(reverse("catalog:dataset-detail", args=["jrc_hela-2"])).content.decode()
         assert "Counts unknown until the labels are ingested." in dataset
         assert "<strong>Size unknown until the volume is ingested</strong>" in dataset
+        volume = re.search(r'href="(/volumes/\d+/)"', dataset)
+        assert volume
+        assert (
+            "<strong>Size unknown until the volume is ingested</strong>" in client.get(volume.group(1)).content.decode()
+        )

@@ -5,6 +5,7 @@ present; crops never counted (the whole reference catalog) say so instead of sho
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -103,3 +104,10 @@ def test_a_changed_count_is_on_the_pages_at_once(client: Client) -> None:
     html = client.get(reverse("catalog:crop-detail", args=[1])).content.decode()
     assert "25 %" in html
     assert "50 %" not in html
+
+
+@pytest.mark.usefixtures("crops")
+def test_the_crop_page_runs_a_fixed_number_of_queries(client: Client, django_assert_max_num_queries: Any) -> None:
+    # version, the crop with its dataset, its classes, its contents, its dataset's volumes
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("catalog:crop-detail", args=[1])).status_code == 200
