@@ -19,10 +19,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
-from catalog.models import Crop, CropContent, LabelClass, Volume
-from catalog.models.base import ContentType, axis_vector
+from catalog.models import Crop, CropContent, Volume
+from catalog.models.base import ContentType
+from catalog.models.crops import ContentSource
 
 ZARR_FORMATS = ("ome-zarr-0.4", "ome-zarr-0.5", "zarr-v2", "zarr-v3")
 CSV_COLUMNS = (
@@ -53,54 +54,51 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
+CROP_COLUMNS = (
+    "pk",
+    "number",
+    "dataset_id",
+    "dataset__slug",
+    "split",
+    "labels_url",
+    *(f"{prefix}_{axis}" for prefix in ("voxel_size", "translation", "shape") for axis in ("x", "y", "z")),
+)
+
+
 @dataclass(frozen=True)
 class ManifestRow:
-    """One crop x class."""
+    """One crop x class, from plain values (a manifest can hold hundreds of thousands of rows)."""
 
-    crop: Crop
+    crop: dict[str, Any]
     label_class: str
-    content: CropContent | None
+    present_voxels: int | None
+    present_share: float | None
     em_url: str
 
     @property
-    def present_voxels(self) -> int | None:
-        return self.content.present_voxels if self.content is not None and self.content.is_known else None
-
-    @property
-    def present_share(self) -> float | None:
-        return self.content.present_share if self.content is not None and self.content.is_known else None
-
-    @property
     def label_url(self) -> str:
-        return self.crop.label_url(self.label_class) if self.crop.labels_url else ""
+        labels = self.crop["labels_url"]
+        return f"{labels.rstrip('/')}/{self.label_class}" if labels else ""
+
+    def vector(self, prefix: str) -> dict[str, Any]:
+        return {axis: self.crop[f"{prefix}_{axis}"] for axis in ("x", "y", "z")}
 
 
-def manifest_crops(crops: QuerySet[Crop]) -> QuerySet[Crop]:
-    """The crop queryset with what the rows need (three queries: crops, classes, contents)."""
-    return (
-        crops.select_related("dataset")
-        .only(*[field.name for field in Crop._meta.concrete_fields if field.name != "dataset"], "dataset__slug")
-        .prefetch_related(
-            Prefetch("label_classes", queryset=LabelClass.objects.only("id", "name")),
-            Prefetch("contents", queryset=CropContent.objects.order_by()),
-        )
-    )
-
-
-def em_urls(crops: Iterable[Crop]) -> dict[int, str]:
-    """Per crop, the EM volume its labels were drawn on: of its dataset's EM volumes with a
-    location, the one whose URL shares the longest prefix with the crop's labels (the same
-    Zarr container, ``recon-1/em/...`` beside ``recon-1/labels/...``). One query."""
+def em_urls(crops: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """Per crop (``pk``, ``dataset_id``, ``labels_url`` values), the EM volume its labels were
+    drawn on: of its dataset's EM volumes with a location, the one whose URL shares the longest
+    prefix with the crop's labels (the same Zarr container, ``recon-1/em/...`` beside
+    ``recon-1/labels/...``). One query."""
     crops = list(crops)
     volumes: dict[int, list[tuple[str, str]]] = defaultdict(list)
     rows = (
-        Volume.objects.filter(dataset_id__in={crop.dataset_id for crop in crops}, content_type=ContentType.EM)
+        Volume.objects.filter(dataset_id__in={crop["dataset_id"] for crop in crops}, content_type=ContentType.EM)
         .exclude(url="")
         .values_list("dataset_id", "url", "format")
     )
     for dataset_id, url, volume_format in rows:
         volumes[dataset_id].append((url, volume_format))
-    return {crop.pk: nearest_url(crop.labels_url, volumes.get(crop.dataset_id, [])) or "" for crop in crops}
+    return {crop["pk"]: nearest_url(crop["labels_url"], volumes.get(crop["dataset_id"], [])) or "" for crop in crops}
 
 
 def nearest_url(labels_url: str, candidates: Iterable[tuple[str, str]]) -> str | None:
@@ -123,22 +121,36 @@ def _shared_segments(one: str, other: str) -> int:
 
 def manifest_rows(crops: QuerySet[Crop], classes: Collection[int] | None = None) -> list[ManifestRow]:
     """Rows of the crops (in the queryset's order), each crop's classes by label id; only
-    ``classes`` when given (the ``organelle`` filter's classes and their members)."""
-    crop_list = list(manifest_crops(crops))
+    ``classes`` when given (the ``organelle`` filter's classes and their members). Four
+    queries: crops, their classes, their known counts, their datasets' EM volumes."""
+    crop_list = list(crops.values(*CROP_COLUMNS))
+    chosen = crops.order_by().values("pk")
+    links = Crop.label_classes.through.objects.filter(crop_id__in=chosen)
+    counts = CropContent.objects.filter(crop_id__in=chosen).exclude(source=ContentSource.UNKNOWN)
+    if classes is not None:
+        links = links.filter(labelclass_id__in=classes)
+        counts = counts.filter(label_class_id__in=classes)
+    by_crop: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for crop_id, class_id, name in links.order_by("labelclass__label_id", "labelclass__name").values_list(
+        "crop_id", "labelclass_id", "labelclass__name"
+    ):
+        by_crop[crop_id].append((class_id, name))
+    known = {
+        (crop_id, class_id): (present, share)
+        for crop_id, class_id, present, share in counts.values_list(
+            "crop_id", "label_class_id", "present_voxels", "present_share"
+        )
+    }
     em = em_urls(crop_list)
     rows = []
     for crop in crop_list:
-        contents = {row.label_class_id: row for row in crop.contents.all()}
-        for label_class in crop.label_classes.all():
-            if classes is not None and label_class.pk not in classes:
-                continue
-            rows.append(ManifestRow(crop, label_class.name, contents.get(label_class.pk), em[crop.pk]))
+        for class_id, name in by_crop.get(crop["pk"], []):
+            present, share = known.get((crop["pk"], class_id), (None, None))
+            rows.append(ManifestRow(crop, name, present, share, em[crop["pk"]]))
     return rows
 
 
-def _zyx(vector: dict[str, Any] | None, cast: type) -> str:
-    if vector is None:
-        return ""
+def _zyx(vector: dict[str, Any], cast: type) -> str:
     return "[" + ";".join(repr(cast(vector[axis])) for axis in ("z", "y", "x")) + "]"
 
 
@@ -151,13 +163,13 @@ def to_csv(rows: Iterable[ManifestRow]) -> str:
         crop = row.crop
         writer.writerow(
             [
-                crop.number,
-                crop.dataset.slug,
+                crop["number"],
+                crop["dataset__slug"],
                 row.label_class,
-                _zyx(axis_vector(crop, "voxel_size"), float),
-                _zyx(axis_vector(crop, "translation"), float),
-                _zyx(axis_vector(crop, "shape"), int),
-                crop.split,
+                _zyx(row.vector("voxel_size"), float),
+                _zyx(row.vector("translation"), float),
+                _zyx(row.vector("shape"), int),
+                crop["split"],
                 "" if row.present_voxels is None else row.present_voxels,
                 "" if row.present_share is None else repr(row.present_share),
                 row.label_url,
@@ -171,13 +183,13 @@ def to_json(rows: Iterable[ManifestRow]) -> list[dict[str, Any]]:
     """The same rows with the API's per-axis objects (nm; voxels for the shape)."""
     return [
         {
-            "crop": row.crop.number,
-            "dataset": row.crop.dataset.slug,
+            "crop": row.crop["number"],
+            "dataset": row.crop["dataset__slug"],
             "label_class": row.label_class,
-            "split": row.crop.split,
-            "voxel_size": axis_vector(row.crop, "voxel_size"),
-            "translation": axis_vector(row.crop, "translation"),
-            "shape": axis_vector(row.crop, "shape"),
+            "split": row.crop["split"],
+            "voxel_size": row.vector("voxel_size"),
+            "translation": row.vector("translation"),
+            "shape": row.vector("shape"),
             "present_voxels": row.present_voxels,
             "present_share": row.present_share,
             "label_url": row.label_url,
