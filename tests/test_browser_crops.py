@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
 from tests.test_crop_api import build_crops
@@ -70,3 +71,26 @@ def test_a_crop_table_filtered_by_a_class(live_server, page, artifacts_dir) -> N
     page.goto(live_server.url + reverse("catalog:crop-detail", args=[1]))
     page.screenshot(path=str(artifacts_dir / "crop-page.png"), full_page=True)
     assert page.locator("table.contents-table tbody tr").count() == 3
+
+
+@pytest.fixture
+def reference_catalog(transactional_db) -> None:
+    cache.clear()
+    call_command("load_catalog", verbosity=0)
+    yield
+    cache.clear()
+
+
+@pytest.mark.usefixtures("reference_catalog")
+def test_reference_crops_say_their_counts_are_unknown(live_server, page, artifacts_dir) -> None:
+    page.goto(live_server.url + reverse("catalog:crop-detail", args=[1]))
+    assert page.locator("[data-testid=counts-unknown]").is_visible()
+    assert page.locator("a.class-chip.content-present").count() == 0
+    assert page.locator("a.class-chip.content-unknown").count() == page.locator("table.contents-table tbody tr").count()
+    size = page.locator("[data-testid=download-size]").inner_text()
+    assert size.count("size unknown until ingested") == 2
+    page.screenshot(path=str(artifacts_dir / "crop-page-reference.png"), full_page=True)
+
+    page.goto(live_server.url + reverse("catalog:organelle-detail", args=["nuc"]) + "#present-crops")
+    assert "Counts unknown" in page.locator("#present-crops").inner_text()
+    page.locator("#present-crops").screenshot(path=str(artifacts_dir / "organelle-present-crops-reference.png"))
