@@ -43,6 +43,7 @@ from catalog.models import (
     CatalogVersion,
     CellType,
     Crop,
+    CropContent,
     CuratedView,
     CuratedViewLayer,
     Dataset,
@@ -307,6 +308,8 @@ def _note_record(instance: Model) -> bool:
         note_changes(volume_ids=[instance.volume_id])  # type: ignore[attr-defined]
     elif isinstance(instance, CuratedViewLayer):
         note_changes(view_ids=[instance.view_id])
+    elif isinstance(instance, CropContent):
+        note_changes(dataset_ids=[instance.crop.dataset_id])
     else:
         return False
     return True

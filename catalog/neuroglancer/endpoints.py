@@ -154,8 +154,8 @@ def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_
 def _state_identity(request: HttpRequest) -> str | None:
     """What a cached state depends on besides the catalog: path, parameters, S3 endpoint.
     None for a POST (its body is the input)."""
-    if request.method not in ("GET", "HEAD"):
-        return None
+    if request.method not in ("GET", "HEAD") or "prediction" in request.GET:
+        return None  # a user's prediction URL: cheap to build, not worth a cache entry each
     parameters = sorted((name, values) for name, values in request.GET.lists() if name != "inline")
     return json.dumps([request.path, parameters, s3_endpoint()])
 
@@ -173,9 +173,14 @@ def _volume_state(request: HttpRequest, pk: int) -> dict:
 
 
 def _crop_state(request: HttpRequest, number: int) -> dict:
-    """The dataset's EM, the crop's labels and its bounding box, centred on the crop."""
+    """The dataset's EM, the crop's labels and its bounding box, centred on the crop; with
+    ``?prediction=<OME-Zarr URL>`` (and ``prediction_type=segmentation|image``), the user's
+    prediction over them to compare. The URL is checked as text and never fetched here."""
+    prediction = None
+    if "prediction" in request.GET or "prediction_type" in request.GET:
+        prediction = recipe.parse_prediction(request.GET.get("prediction", ""), request.GET.get("prediction_type"))
     crop = _get(Crop.objects.select_related("dataset").prefetch_related("label_classes"), number=number)
-    return adapters.shown_state("crop", adapters.build_crop_state, crop)
+    return adapters.shown_state("crop", adapters.build_crop_state, crop, prediction=prediction)
 
 
 def _curated_view_state(request: HttpRequest, pk: int) -> dict:

@@ -40,6 +40,7 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
 )
+from catalog.models.crops import ContentSource
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 
@@ -266,6 +267,36 @@ class VolumeManifest(Strict):
         return self
 
 
+class CropContentManifest(Strict):
+    """What a crop holds of one class (voxels of its full-resolution label array).
+
+    Known counts add up (present + absent + unknown = total); ``source: unknown`` carries no
+    numbers at all, only the reason in ``note``.
+    """
+
+    label_class: ClassName
+    source: ContentSource
+    total_voxels: PositiveInt | None = None
+    present_voxels: NonNegativeInt | None = None
+    absent_voxels: NonNegativeInt | None = None
+    unknown_voxels: NonNegativeInt | None = None
+    object_count: NonNegativeInt | None = None
+    note: Annotated[str, Field(max_length=500)] = ""
+
+    @model_validator(mode="after")
+    def _counts_add_up(self) -> CropContentManifest:
+        counts = (self.total_voxels, self.present_voxels, self.absent_voxels, self.unknown_voxels)
+        if self.source == ContentSource.UNKNOWN:
+            if any(value is not None for value in (*counts, self.object_count)):
+                raise ValueError("unknown contents carry no counts")
+            return self
+        if any(value is None for value in counts):
+            raise ValueError("known contents need total_voxels, present_voxels, absent_voxels and unknown_voxels")
+        if self.present_voxels + self.absent_voxels + self.unknown_voxels != self.total_voxels:
+            raise ValueError("present_voxels + absent_voxels + unknown_voxels must equal total_voxels")
+        return self
+
+
 class CropManifest(Strict):
     number: PositiveInt
     split: CropSplit
@@ -275,11 +306,22 @@ class CropManifest(Strict):
     label_classes: list[ClassName] = []
     labels_url: Annotated[str, Field(max_length=1000)] = ""
     published_state_url: str = ""
+    contents: list[CropContentManifest] | None = None
+    """None leaves the stored contents as they are (ingest found them); a list is exactly them."""
 
     @model_validator(mode="after")
     def _labels_where_published(self) -> CropManifest:
         if self.split == CropSplit.TRAIN and not self.labels_url:
             raise ValueError("a training crop needs labels_url")
+        return self
+
+    @model_validator(mode="after")
+    def _contents_of_annotated_classes(self) -> CropManifest:
+        names = [content.label_class for content in self.contents or []]
+        _require_unique(names, "contents", "label_class")
+        stray = [name for name in names if name not in self.label_classes]
+        if stray:
+            raise ValueError(f"contents: {', '.join(map(repr, stray))} not in label_classes")
         return self
 
 

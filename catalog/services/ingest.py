@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
 from catalog.errors import InvalidRequestError
-from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
+from catalog.label_counts import ContentCounts, count_contents
+from catalog.models import Crop, CropContent, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, S3TransientError, parse_s3_url
 from catalog.services import jobs
@@ -44,6 +45,7 @@ METADATA_FIELDS = (
     "axes",
     *(f"{prefix}_{axis}" for prefix in ("shape", "scale", "translation") for axis in AXES),
     "scale_levels",
+    "levels",
     "status",
     "validation_errors",
 )
@@ -253,11 +255,14 @@ def ingest_prefix(
     for slug in sorted(set(groups) | set(gone)):
         group = groups.get(slug, [])
         statistics: dict[str, Any] = {}
+        contents: dict[str, ContentCounts] = {}
         for description in group:
             if not dry_run:
                 statistics[description.url] = _read_statistics(
                     reader, description, existing.get(description.url), summary
                 )
+                if _is_crop_class_array(description):
+                    contents[description.url] = count_contents(reader, description)
             done += 1
             report(done, len(descriptions))
         _write_dataset(
@@ -266,6 +271,7 @@ def ingest_prefix(
             gone=gone.get(slug, []),
             existing=existing,
             statistics=statistics,
+            contents=contents,
             classes=classes,
             summary=summary,
             source=location.url,
@@ -324,6 +330,7 @@ def _write_dataset(
     gone: list[Volume],
     existing: dict[str, Volume],
     statistics: dict[str, Any],
+    contents: dict[str, ContentCounts],
     classes: dict[str, LabelClass],
     summary: IngestSummary,
     source: str,
@@ -353,7 +360,7 @@ def _write_dataset(
                     summary=summary,
                     saved_files=saved_files,
                 )
-            _sync_crops(dataset=dataset, descriptions=descriptions, classes=classes, summary=summary)
+            _sync_crops(dataset=dataset, descriptions=descriptions, contents=contents, classes=classes, summary=summary)
             for volume in gone:
                 volume.status = VolumeStatus.MISSING
                 volume.save(update_fields=["status", "updated_at"])
@@ -366,10 +373,21 @@ def _write_dataset(
         raise
 
 
+def _is_crop_class_array(description: VolumeDescription) -> bool:
+    """A valid label array of one class in a crop (not the crop's ``all`` array)."""
+    return description.crop_number is not None and description.is_valid and bool(description.label_class)
+
+
 def _sync_crops(
-    *, dataset: Dataset, descriptions: list[VolumeDescription], classes: dict[str, LabelClass], summary: IngestSummary
+    *,
+    dataset: Dataset,
+    descriptions: list[VolumeDescription],
+    contents: dict[str, ContentCounts],
+    classes: dict[str, LabelClass],
+    summary: IngestSummary,
 ) -> None:
-    """Create the ground-truth crops the bucket holds and link the classes it labels in them.
+    """Create the ground-truth crops the bucket holds, link the classes it labels in them and
+    store what each class's array holds.
 
     A new crop takes its geometry from its ``all`` array (else its first class) and counts as
     a training crop: only training crops publish their labels. Existing crops keep their
@@ -399,6 +417,35 @@ def _sync_crops(
         wanted = {classes[m.label_class].pk for m in members if m.label_class and m.label_class in classes}
         if wanted - linked:
             crop.label_classes.add(*(wanted - linked))
+        found = {
+            classes[m.label_class].pk: contents[m.url]
+            for m in members
+            if m.label_class in classes and m.url in contents
+        }
+        _sync_contents(crop, found)
+
+
+def _sync_contents(crop: Crop, found: dict[int, ContentCounts]) -> None:
+    """Upsert the crop's rows for the classes found; a row changes only when a value differs.
+
+    Unknown never replaces known counts (from a manifest, or an earlier ingest that could
+    count): a failed count says nothing new about the voxels.
+    """
+    existing = {row.label_class_id: row for row in CropContent.objects.filter(crop=crop, label_class__in=found)}
+    for class_id, counts in found.items():
+        row = existing.get(class_id)
+        values = counts.as_values()
+        if row is None:
+            CropContent.objects.create(crop=crop, label_class_id=class_id, **values)
+            continue
+        if row.is_known and not counts.is_known:
+            continue
+        changed = [name for name, value in values.items() if getattr(row, name) != value]
+        if changed:
+            for name in changed:
+                setattr(row, name, values[name])
+            row.crop = crop
+            row.save(update_fields=changed)
 
 
 def _new_crop(dataset: Dataset, number: int, members: list[VolumeDescription]) -> Crop | None:
@@ -449,6 +496,7 @@ def _metadata_values(description: VolumeDescription) -> dict[str, Any]:
         "dtype": description.dtype,
         "axes": description.axes[:10],
         "scale_levels": description.scale_levels,
+        "levels": [level.grid() for level in description.levels],
         "status": VolumeStatus.OK if description.is_valid else VolumeStatus.INVALID,
         "validation_errors": [issue.as_dict() for issue in description.errors],
     }
