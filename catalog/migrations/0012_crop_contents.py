@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0007_viewer_facts"),
+        ("catalog", "0009_run_enqueue"),
     ]
 
     operations = [
