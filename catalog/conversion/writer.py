@@ -110,14 +110,14 @@ def plan_layout(
             ]
         else:
             shards = list(chunks)
+        # Neuroglancer needs every channel of a chunk together: the channel axis is not chunked.
         prefix = (channels,) if channels > 1 else ()
-        one = (1,) if channels > 1 else ()
         levels.append(
             Level(
                 path=f"s{len(levels)}",
                 shape=(*prefix, *shape),
-                chunks=(*one, *chunks),
-                shards=(*one, *shards),
+                chunks=(*prefix, *chunks),
+                shards=(*prefix, *shards),
                 factors=(factors[0], factors[1], factors[2]),
             )
         )
