@@ -241,12 +241,19 @@ def part_written(client: S3Reader, output: S3Location, index: int) -> dict[str, 
 
 
 def encode(slab: np.ndarray, the_plan: Plan, z0: int) -> np.ndarray:
-    """Raw ``(z, y, x, c)`` slab -> the values to store."""
-    if the_plan.encoding == "semantic":
-        return semantic_ids(slab, the_plan.table, z_offset=z0)[..., None]
-    if the_plan.encoding == "instance":
-        return instance_ids(slab)[..., None]
-    return slab
+    """Raw ``(z, y, x, c)`` slab -> the values to store. Colour labels are decoded one slice at
+    a time: the packed colours and lookups would otherwise take several times the slab."""
+    if the_plan.encoding not in ("semantic", "instance"):
+        return slab
+    dtype = np.uint32 if the_plan.encoding == "instance" else np.dtype(the_plan.layout.dtype)
+    ids = np.empty((*slab.shape[:3], 1), dtype=dtype)
+    for index in range(slab.shape[0]):
+        plane = slab[index : index + 1]
+        if the_plan.encoding == "semantic":
+            ids[index, ..., 0] = semantic_ids(plane, the_plan.table, z_offset=z0 + index)[0]
+        else:
+            ids[index, ..., 0] = instance_ids(plane)[0]
+    return ids
 
 
 def write_part(client: S3Writer, output: S3Location, the_plan: Plan, source: SourceVolume, part: Part) -> int:
