@@ -235,3 +235,30 @@ def test_api_refuses_sources_outside_the_allow_list(reference_catalog: None, pub
 def test_the_command_names_a_missing_dataset(publication: str, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="no dataset with slug 'nope'"):
         call_command("convert", str(tmp_path), "--dataset", "nope")
+
+
+def test_the_api_shows_why_a_run_failed(
+    reference_catalog: None, publication: str, tmp_path: Path, s3_server: S3Server, django_capture_on_commit_callbacks
+) -> None:
+    fit_platelet_shapes(SMALL)
+    rgb = colours_of(class_stack(SMALL), PLATELET_TABLE)
+    rgb[0, 1, 2] = (250, 250, 250)
+    tifffile.imwrite(tmp_path / "50-semantic.tif", rgb, photometric="rgb")
+    s3_server.client().upload_file(str(tmp_path / "50-semantic.tif"), publication, "uploads/50-semantic.tif")
+    staff = get_user_model().objects.create_user("curator", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/conversions/",
+            {"source": f"s3://{publication}/uploads/50-semantic.tif", "dataset": "platelet-em"},
+            format="json",
+        )
+
+    detail = client.get(response["Location"]).json()
+    assert detail["status"] == "failed"
+    assert "colour #fafafa (r=250, g=250, b=250) at voxel z=0, y=1, x=2 is not in the class table" in detail["error"]
+    assert detail["targets"][0]["status"] == "failed"
+    _nothing_published(publication)
+    assert Volume.objects.get(dataset__slug="platelet-em", name="50-semantic").url == "50-semantic.tif"
