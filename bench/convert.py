@@ -157,7 +157,7 @@ def main() -> None:
     report = "\n".join(
         [
             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, moto S3 in its own "
-            "process on loopback, OME-Zarr 0.5 with sharding, 256 MiB parts.",
+            "process on loopback, OME-Zarr 0.5 with sharding, 128 MiB parts.",
             "",
             "| stack | size | workers | parts | levels | seconds | MB/s | vs 1 worker | peak RSS per worker |",
             "|---|---|---|---|---|---|---|---|---|",

@@ -184,7 +184,7 @@ INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=2 *
 CONVERSION_OUTPUT_BUCKET = env.str("CONVERSION_OUTPUT_BUCKET", default="")
 CONVERSION_OUTPUT_PREFIX = env.str("CONVERSION_OUTPUT_PREFIX", default="converted")
 CONVERSION_WORK_DIR = Path(env.str("CONVERSION_WORK_DIR", default=str(BASE_DIR / "conversion-work")))
-CONVERSION_PART_BYTES = env.int("CONVERSION_PART_BYTES", default=256 * 1024 * 1024)
+CONVERSION_PART_BYTES = env.int("CONVERSION_PART_BYTES", default=128 * 1024 * 1024)
 CONVERSION_TASK_SOFT_TIME_LIMIT = env.int("CONVERSION_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 
 # Neuroglancer: the self-hosted client under /neuroglancer/ by default, or any public viewer.

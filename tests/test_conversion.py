@@ -106,6 +106,14 @@ def test_platelet_zip_converts_every_matching_volume(reference_catalog: None, pu
     untouched = Volume.objects.get(dataset__slug="platelet-em", name="24-images")
     assert (untouched.url, untouched.format) == ("24-images.tif", "tiff")
 
+    call_command("load_catalog", verbosity=0)  # the manifest still names the TIFF: the copy stays
+    images.refresh_from_db()
+    assert (images.url, images.format, images.source_url) == (
+        converted["50-images"].url,
+        "ome-zarr-0.5",
+        "50-images.tif",
+    )
+
 
 def test_full_size_platelet_images(reference_catalog: None, publication: str, tmp_path: Path, settings: Any) -> None:
     """The seed shape: 50x800x800 uint16 from a multipage TIFF, parts of 16 MiB."""

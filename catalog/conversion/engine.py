@@ -201,7 +201,7 @@ def plan(
     translation_nm: tuple[float, float, float],
     table: dict[tuple[int, int, int], int],
     version: writer.NgffVersion = "0.5",
-    part_bytes: int = 256 * 1024 * 1024,
+    part_bytes: int = 128 * 1024 * 1024,
     name: str = "",
 ) -> Plan:
     """Layout and parts: each part at most ``part_bytes`` of source data where shards allow."""
