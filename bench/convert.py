@@ -163,6 +163,9 @@ def main() -> None:
             "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
+            f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs slow the "
+            "workers down and the one-process moto server serves every request, so scaling is a lower bound).",
+            "",
             "Targets: at least 1.8x from 1 to 2 workers; peak RSS per worker under 1 GB. Reference "
             "(ngff-zarr / bioio-conversion single process): not measured, neither is installed here.",
             "",
