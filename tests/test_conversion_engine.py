@@ -240,3 +240,46 @@ def test_ome_tiff_voxel_size_is_read_in_nm(tmp_path: Path) -> None:
     volume = open_source(tmp_path / "a.ome.tif")
     assert volume.voxel_size_nm == pytest.approx({"z": 40.0, "y": 10.0, "x": 10.0})
     assert volume.shape == (4, 10, 12, 1)
+
+
+def test_write_multiscale_writes_any_region_source_in_one_call(s3_server: S3Server) -> None:
+    """The reusable writer (cut-outs use it): an array-like source to an S3 prefix, labels mode."""
+    labels = class_stack((40, 300, 200)).astype(np.uint32)
+
+    class Source:
+        shape = (*labels.shape, 1)
+
+        def read(self, z0: int, z1: int) -> np.ndarray:
+            return labels[z0:z1, ..., None]
+
+    bucket = s3_server.create_public_bucket()
+    store = S3Store(S3Writer(endpoint_url=s3_server.endpoint_url), S3Location(bucket, "cut/labels.ome.zarr"))
+    layout = writer.plan_layout(
+        shape_zyx=labels.shape,
+        channels=1,
+        dtype="uint32",
+        voxel_size_nm=(8.0, 8.0, 8.0),
+        translation_nm=(80.0, 0.0, 16.0),
+        method="mode",
+    )
+    display = writer.Display(labels=[{"value": 1, "name": "one", "rgba": [255, 0, 0, 255]}], is_label=True)
+
+    writer.write_multiscale(store, layout, Source(), display=display)
+    engine.validate(store, layout, is_label=True)
+
+    assert np.array_equal(level(store, "s0"), labels)
+    expected = writer.downsample(labels, writer.level_step(layout, 1), "mode")
+    assert np.array_equal(level(store, "s1"), expected)
+    multiscale = zarr.open_group(store=store, mode="r").attrs.asdict()["ome"]["multiscales"][0]
+    assert multiscale["datasets"][0]["coordinateTransformations"][1]["translation"] == [80.0, 0.0, 16.0]
+    assert multiscale["datasets"][1]["coordinateTransformations"][1]["translation"] == [84.0, 4.0, 20.0]
+
+
+def test_mode_downsampling_keeps_the_most_frequent_id_of_each_block() -> None:
+    block = np.array([[[5, 5], [7, 9]], [[9, 5], [7, 7]]], dtype=np.uint32)  # 5 x3, 7 x3, 9 x2: first wins
+    assert writer.downsample(block, (2, 2, 2), "mode").tolist() == [[[5]]]
+    block[1, 1, 1] = 5
+    assert writer.downsample(block, (2, 2, 2), "mode").tolist() == [[[5]]]
+    block[:] = 9
+    block[0, 0, 0] = 1
+    assert writer.downsample(block, (2, 2, 2), "mode").tolist() == [[[9]]]
