@@ -270,3 +270,22 @@ def test_the_api_shows_why_a_run_failed(
     assert detail["targets"][0]["status"] == "failed"
     _nothing_published(publication)
     assert Volume.objects.get(dataset__slug="platelet-em", name="50-semantic").url == "50-semantic.tif"
+
+
+def test_the_admin_shows_runs_with_their_progress_and_parts(
+    reference_catalog: None, publication: str, tmp_path: Path, client: Any
+) -> None:
+    archive, _ = platelet_zip(tmp_path)
+    fit_platelet_shapes(SMALL)
+    run = run_conversion_now(source=str(archive), dataset_slug="platelet-em", volume_name="50-images")
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.org", "pw")
+    client.force_login(admin)
+
+    listing = client.get("/admin/catalog/conversionrun/")
+    detail = client.get(f"/admin/catalog/conversionrun/{run.pk}/change/")
+    parts = client.get("/admin/catalog/conversionpart/")
+
+    assert listing.status_code == detail.status_code == parts.status_code == 200
+    assert f"{run.parts_done} / {run.parts_total} parts" in listing.content.decode()
+    assert run.targets.get().output_url in detail.content.decode()
+    assert f"{run.parts_total} conversion parts" in parts.content.decode()
