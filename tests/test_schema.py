@@ -112,8 +112,11 @@ def in_process_requests():
     signals.request_finished.connect(close_old_connections)
 
 
-# The state and ingest endpoints (/api/states/, /api/ingest/) belong to their own modules and tests.
-schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application).exclude(path_regex="^/api/(states|ingest)/")
+# The state, ingest and conversion endpoints (/api/states/, /api/ingest/, /api/conversions/) belong to
+# their own modules and tests.
+schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application).exclude(
+    path_regex="^/api/(states|ingest|conversions)/"
+)
 HEALTH_CHECKS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much]
 
 
