@@ -407,3 +407,22 @@ def test_every_part_is_a_sign_of_life_and_the_last_one_makes_the_run_finishing(
     assert run.heartbeat_at >= beat
     assert ConversionTarget.objects.get(pk=target.pk).status == "finishing"
     assert len(sent) == 1, "the finish is sent once"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resuming_a_conversion_from_the_admin_with_the_broker_down_says_so(broker: Any, client: Any) -> None:
+    broker(f"redis://127.0.0.1:{free_port()}/0")
+    run = _conversion("failed", error="part 3 stopped", requeues=3)
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.org", "pw"))
+
+    response = client.post(
+        "/admin/catalog/conversionrun/", {"action": "resume", "_selected_action": [run.pk]}, follow=True
+    )
+
+    messages = [str(message) for message in response.context["messages"]]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"run {run.pk}: conversion run {run.pk} was recorded as failed: ")
+    assert "task broker could not be reached" in messages[0]
+    run.refresh_from_db()
+    assert (run.status, run.requeues) == ("failed", 0)
+    assert "start it again once the broker is back" in run.error
