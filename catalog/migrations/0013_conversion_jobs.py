@@ -8,7 +8,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0011_conversions'),
-        ('catalog', '0012_crop_contents'),
     ]
 
     operations = [
