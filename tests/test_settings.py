@@ -84,7 +84,11 @@ def test_media_go_to_s3_when_a_bucket_is_configured():
     ("variable", "value", "message"),
     [
         ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be 0 or more."),
-        ("JOB_STALE_SECONDS", "600", "JOB_STALE_SECONDS must exceed the ingest task's hard time limit."),
+        (
+            "JOB_STALE_SECONDS",
+            "600",
+            "JOB_STALE_SECONDS must exceed the ingest and conversion tasks' hard time limits.",
+        ),
     ],
 )
 def test_robustness_settings_refuse_values_that_cannot_work(variable: str, value: str, message: str) -> None:
