@@ -101,9 +101,9 @@ class DatasetFilterSet(filters.FilterSet):
         method="filter_q",
         help_text=(
             "Full-text search over title and slug (strongest), description, and organism, tissue, cell type and "
-            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. On PostgreSQL, when '
-            "the words match nothing, unknown words are spelling-corrected against the catalog's vocabulary "
-            "(trigram similarity). Results are ordered by relevance unless `ordering` is given."
+            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. When the words match '
+            "nothing, unknown words are spelling-corrected against the catalog's vocabulary (trigram "
+            "similarity). Results are ordered by relevance unless `ordering` is given."
         ),
     )
     organism = ReferenceFilter(

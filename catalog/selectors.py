@@ -50,8 +50,6 @@ def annotated_classes(dataset: Dataset) -> QuerySet[LabelClass]:
 def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:
     queryset = Volume.objects.select_related("dataset", "label_class", "statistics").defer(
         "dataset__description",
-        "dataset__search_vector",
-        "dataset__search_text",
         "dataset__sample_protocol",
         "dataset__contributions",
         "dataset__acknowledgements",

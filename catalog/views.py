@@ -473,7 +473,6 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
     dataset = get_object_or_404(
         Dataset.objects.for_citation()
-        .defer("search_vector", "search_text")
         .with_image_thumbnail()
         .prefetch_related(
             "cell_types",

@@ -162,26 +162,75 @@ def test_search_index_follows_refresh(api, small_catalog: SmallCatalog) -> None:
     assert slugs(api.get("/api/datasets/?q=peripheral")) == ["jrc_macrophage-2"]
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="trigram similarity is PostgreSQL's (pg_trgm); SQLite has no typo match")
-def test_search_forgives_typos_on_postgresql(api, small_catalog: SmallCatalog) -> None:
+def test_search_forgives_typos(api, small_catalog: SmallCatalog) -> None:
     assert sorted(slugs(api.get("/api/datasets/?q=mitochondira"))) == ["jrc_hela-2", "jrc_mus-liver"]
     assert slugs(api.get("/api/datasets/?q=macrophgae")) == ["jrc_macrophage-2"]
+    # A word cut short is corrected too; a known word (liver) is kept as written.
+    assert sorted(slugs(api.get("/api/datasets/?q=mitochond"))) == ["jrc_hela-2", "jrc_mus-liver"]
+    assert slugs(api.get("/api/datasets/?q=mitochond -liver")) == ["jrc_hela-2"]
+    assert slugs(api.get("/api/datasets/?q=qwertyuiop")) == []
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="the stored tsvector exists on PostgreSQL only")
+def test_similarity_is_pg_trgm_similarity() -> None:
+    assert search.similarity("word", "word") == 1.0
+    # "  mitochondira " and "  mitochondria ": 9 shared of 17 distinct trigrams (pg_trgm: 0.5294118).
+    assert search.similarity("mitochondira", "mitochondria") == pytest.approx(9 / 17)
+    assert search.similarity("abcd", "wxyz") == 0.0
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT similarity('mitochondira', 'mitochondria'), similarity('macrophgae', 'macrophage')")
+            expected = cursor.fetchone()
+        assert search.similarity("mitochondira", "mitochondria") == pytest.approx(expected[0], abs=1e-6)
+        assert search.similarity("macrophgae", "macrophage") == pytest.approx(expected[1], abs=1e-6)
+
+
+def test_fts5_query_keeps_the_websearch_syntax() -> None:
+    assert search.fts5_query('"interphase hela" mito or er -macrophage') == (
+        '(("interphase hela") AND ("mito" OR "er")) NOT ("macrophage")'
+    )
+    assert search.fts5_query('a"b NOT') == '("a b") AND ("not")'
+    assert search.fts5_query("-liver") == ""
+    assert search.fts5_query("--- ...") == ""
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="the tsvector index exists on PostgreSQL only (SQLite: FTS5)")
 def test_search_vector_is_weighted_on_postgresql(small_catalog: SmallCatalog) -> None:
-    vector = models.Dataset.objects.values_list("search_vector", flat=True).get(pk=small_catalog.liver.pk)
+    vector = models.DatasetSearch.objects.values_list("vector", flat=True).get(dataset=small_catalog.liver)
     positions = dict(item.split(":", 1) for item in vector.split(" "))
     assert "A" in positions["'liver'"]  # title and slug
     assert "C" in positions["'liver'"]  # tissue name
     assert positions["'hepatocyt'"].endswith("B")  # description only
 
 
-def test_sqlite_fallback_matches_substrings(api, small_catalog: SmallCatalog, monkeypatch) -> None:
-    """The SQLite path, forced on whichever database runs the suite (CI runs PostgreSQL)."""
-    monkeypatch.setattr(search, "is_postgresql", lambda: False)
-    assert sorted(slugs(api.get("/api/datasets/?q=mitochond"))) == ["jrc_hela-2", "jrc_mus-liver"]
-    assert slugs(api.get("/api/datasets/?q=mitochond -liver")) == ["jrc_hela-2"]
+@pytest.mark.skipif(ON_POSTGRESQL, reason="the FTS5 index exists on SQLite only (PostgreSQL: tsvector)")
+def test_fts5_index_holds_the_weighted_texts_on_sqlite(small_catalog: SmallCatalog) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dataset_id, primary_text, description, names FROM catalog_datasetsearch WHERE rowid = %s",
+            [small_catalog.liver.pk],
+        )
+        dataset_id, primary, description, names = cursor.fetchone()
+    assert dataset_id == small_catalog.liver.pk
+    assert "jrc mus liver" in primary.lower()
+    assert "hepatocyte" in description.lower()
+    assert "Liver" in names
+
+
+def test_search_index_drops_deleted_datasets(api, small_catalog: SmallCatalog) -> None:
+    macrophage = small_catalog.macrophage.pk
+    models.Dataset.objects.filter(pk=macrophage).delete()
+    refresh_derived([macrophage])
+    with connection.cursor() as cursor:
+        key = "dataset_id" if ON_POSTGRESQL else "rowid"
+        cursor.execute(f"SELECT count(*) FROM catalog_datasetsearch WHERE {key} = %s", [macrophage])
+        assert cursor.fetchone()[0] == 0
+    assert slugs(api.get("/api/datasets/?q=liver")) == ["jrc_mus-liver"]
+
+
+def test_search_words_are_the_vocabulary(small_catalog: SmallCatalog) -> None:
+    words = set(models.SearchWord.objects.values_list("word", flat=True))
+    assert {"mitochondria", "macrophage", "liver", "musculus"} <= words
+    assert all(len(word) >= 4 for word in words)
 
 
 # Facets ------------------------------------------------------------------------------------------
