@@ -190,18 +190,6 @@ class DatasetFilterSet(filters.FilterSet):
     def filter_voxel_size_max(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
         return queryset.voxel_size_at_most(float(value))
 
-    def queryset_without(self, *names: str) -> DatasetQuerySet:
-        """The datasets matching every filter of this (valid) FilterSet except ``names``: what a
-        facet counts over, so that choosing one of its values adds to the facet's other choices."""
-        if not self.is_valid():
-            raise ValueError(f"queryset_without needs a valid filterset: {dict(self.errors)}")
-        skipped = {*names, "ordering"}
-        queryset = self.queryset.all()
-        for name, value in self.form.cleaned_data.items():
-            if name not in skipped:
-                queryset = self.filters[name].filter(queryset, value)
-        return queryset
-
 
 class VolumeFilterSet(filters.FilterSet):
     """Filters of the volume list."""

@@ -304,3 +304,25 @@ def test_facets_count_within_the_other_filters(small_catalog: SmallCatalog) -> N
 def test_facets_refuse_an_invalid_filterset(small_catalog: SmallCatalog) -> None:
     with pytest.raises(ValueError, match="voxel_size_max"):
         dataset_facets(DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=models.Dataset.objects.all()))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "organism=mus-musculus", "modality=fib-sem&organelle=mito", "q=liver&has_crops=false", "voxel_size_max=8"],
+)
+def test_every_facet_count_is_the_size_of_the_list_it_leads_to(api, small_catalog: SmallCatalog, query: str) -> None:
+    """A value's count is the size of the list with that value as its facet's only choice."""
+    body = api.get(f"/api/datasets/facets/?{query}").json()
+    params = QueryDict(query, mutable=True)
+    assert body["total"] == api.get(f"/api/datasets/?{params.urlencode()}").json()["count"]
+    parameter_of = {"voxel_size": "voxel_size_max"}
+    checked = 0
+    for name in ("organism", "tissue", "modality", "organelle", "collection", "has_crops", "fixation", "voxel_size"):
+        parameter = parameter_of.get(name, name)
+        for item in body[name]:
+            chosen = params.copy()
+            chosen.setlist(parameter, [item["value"]])
+            listed = api.get(f"/api/datasets/?{chosen.urlencode()}").json()["count"]
+            assert item["count"] == listed, (name, item)
+            checked += 1
+    assert checked > 10
