@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from catalog import citations, facets, filters, freshness, selectors
-from catalog.api import serializers
+from catalog.api import payloads, serializers
 from catalog.api.filtering import (
     FormatIsAFilterNegotiation,
     StrictFilterBackend,
@@ -228,6 +228,22 @@ class DatasetViewSet(WritableCatalogViewSet):
         if self.action == "list":
             return serializers.DatasetListSerializer
         return serializers.DatasetDetailSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._list, request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._retrieve, request, *args, **kwargs)
+
+    def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The list, its rows written by plain functions (``catalog.api.payloads``), not DRF's."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if page is None:
+            return Response(payloads.dataset_rows(request, list(self.filter_queryset(self.get_queryset()))))
+        return self.get_paginated_response(payloads.dataset_rows(request, page))
+
+    def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(payloads.dataset_record(request, self.get_object()))
 
     def _detail(self, slug: str, created: bool) -> Response:
         dataset = Dataset.objects.for_detail().get(slug=slug)
