@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef
-from django.db.models.functions import Greatest, Least
+from django.db.models import Exists, F, OuterRef, Window
+from django.db.models.functions import Greatest, Least, RowNumber
 
 from catalog import freshness
 from catalog.filters import DatasetFilterSet
@@ -238,6 +238,7 @@ class FacetIndex:
     collection_labels: dict[str, str] = field(default_factory=dict)
     organelle_labels: dict[str, str] = field(default_factory=dict)
     buckets: dict[float, int] = field(default_factory=dict)
+    orders: dict[str, array] = field(default_factory=dict)
 
     def mask_of(self, dataset_ids: Iterable[int]) -> int:
         """The bitmask of the given datasets (ids not in the index are ignored)."""
@@ -255,65 +256,172 @@ class FacetIndex:
         return _bits((n for n, value in enumerate(self.finest) if value >= nm), len(self.ids))
 
 
+_memo: dict[str, FacetIndex] = {}
+
+
 def facet_index() -> FacetIndex:
-    """The facet index of the current catalog version (built on a miss, then cached)."""
-    return freshness.cached("facet-index", "", _build_index)
+    """The facet index of the current catalog version: kept in the process for its version
+    (a new version is a new key), else read from the versioned cache, else built."""
+    if freshness.cache_bypassed():
+        return _build_index()
+    version = freshness.catalog_version()
+    found = _memo.get(version)
+    if found is None:
+        found = freshness.cached("facet-index", "", _build_index)
+        if version != "0":  # "0": no version row yet, which is no identity of the data
+            _memo.clear()
+            _memo[version] = found
+    return found
+
+
+INDEXED_ORDERINGS = ("slug", "-slug", "title", "-title", "release_date", "-release_date")
+"""List orders the index keeps (ties by slug); others, and searches, are ordered in SQL."""
+
+
+class IndexedList:
+    """The datasets a (valid) FilterSet lets through, in one of ``INDEXED_ORDERINGS``, counted
+    and paged from the facet index: the count is a bit count, and a page is found by walking
+    the stored order, then fetched by primary key (``rows``: the list's queryset). What Django's
+    paginator needs: ``count()`` and slicing."""
+
+    ordered = True
+
+    def __init__(self, index: FacetIndex, mask: int, order: array, rows: Any) -> None:
+        self.index, self.mask, self.order, self.rows = index, mask, order, rows
+
+    def count(self) -> int:
+        return self.mask.bit_count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[Dataset]:
+        start, stop = window.start or 0, window.stop
+        bits = self.mask.to_bytes((len(self.index.ids) + 7) // 8, "little")
+        positions: list[int] = []
+        seen = 0
+        for position in self.order:
+            if bits[position >> 3] >> (position & 7) & 1:
+                if seen >= start:
+                    positions.append(position)
+                    if stop is not None and seen + 1 >= stop:
+                        break
+                seen += 1
+        ids = [self.index.ids[position] for position in positions]
+        found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
+        return [found[pk] for pk in ids if pk in found]
+
+
+def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | None:
+    """The list of a valid FilterSet from the facet index, or None when SQL must answer: a
+    search (ranked by relevance) or an order the index does not keep."""
+    data = filterset.form.cleaned_data
+    if str(data.get("q") or "").strip():
+        return None
+    ordering = data.get("ordering") or ["slug"]
+    if len(ordering) != 1 or ordering[0] not in INDEXED_ORDERINGS:
+        return None
+    index = facet_index()
+    mask = index.everything
+    for value in _filter_masks(filterset, index).values():
+        mask &= value
+    return IndexedList(index, mask, index.orders[ordering[0]], rows)
 
 
 def _build_index() -> FacetIndex:
-    has_crops = Exists(Crop.objects.filter(dataset=OuterRef("pk")))
+    """Three queries: the datasets (with their rank in each stored order), the vocabulary, and
+    the dataset links to tissues, collections and classes (the ``DatasetClass`` closure)."""
+    rank_keys = {"slug": ("slug",), "title": ("title", "slug"), "release_date": ("release_date", "slug")}
+    rank_columns = [f"rank_{name}" for name in rank_keys]
     rows = list(
         Dataset.objects.order_by("pk")
         .annotate(
-            with_crops=has_crops,
+            with_crops=Exists(Crop.objects.filter(dataset=OuterRef("pk"))),
             coarsest=Greatest(F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")),
             finest=Least(F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")),
+            **{
+                f"rank_{name}": Window(RowNumber(), order_by=[F(key).asc() for key in keys])
+                for name, keys in rank_keys.items()
+            },
         )
-        .values_list("pk", "organism_id", "modality", "fixation", "with_crops", "coarsest", "finest")
+        .values_list("pk", "organism_id", "modality", "fixation", "with_crops", "coarsest", "finest", *rank_columns)
     )
     size = len(rows)
     position = {row[0]: n for n, row in enumerate(rows)}
     nan = float("nan")
+    vocabulary: dict[str, dict[int, tuple[str, str]]] = {"o": {}, "t": {}, "c": {}, "l": {}}
+    links: dict[str, list[tuple[int, int]]] = {"t": [], "c": [], "l": []}
+    with connection.cursor() as cursor:
+        cursor.execute(_VOCABULARY_SQL())
+        for kind, pk, key, label in cursor.fetchall():
+            vocabulary[kind][pk] = (key, label or key)
+        cursor.execute(_LINKS_SQL())
+        for kind, pk, dataset_id in cursor.fetchall():
+            links[kind].append((pk, dataset_id))
 
-    def grouped(pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
-        """``{key: bitmask}`` from (key, dataset id) pairs."""
+    def grouped(records: dict[int, tuple[str, str]] | None, pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
+        """``{key: bitmask}`` from (record or key, dataset id) pairs."""
         found: dict[Any, list[int]] = {}
         for key, pk in pairs:
+            if records is not None:
+                key = records[key][0] if key in records else None
             if key is not None and pk in position:
                 found.setdefault(key, []).append(position[pk])
         return {key: _bits(positions, size) for key, positions in found.items()}
 
-    organisms = {pk: (slug, name) for pk, slug, name in Organism.objects.values_list("pk", "slug", "name")}
-    tissues = {pk: (slug, name) for pk, slug, name in Tissue.objects.values_list("pk", "slug", "name")}
-    collections = {pk: (slug, title) for pk, slug, title in Collection.objects.values_list("pk", "slug", "title")}
-    class_rows = LabelClass.objects.values_list("pk", "name", "long_name")
-    classes = {pk: (name, long_name or name) for pk, name, long_name in class_rows}
-
-    def slug(records: dict[int, tuple[str, str]], pk: int | None) -> str | None:
-        return records[pk][0] if pk in records else None
-
-    tissue_links = Dataset.tissues.through.objects.values_list("tissue_id", "dataset_id")
-    collection_links = Collection.datasets.through.objects.values_list("collection_id", "dataset_id")
-    class_links = DatasetClass.objects.values_list("label_class_id", "dataset_id")
     index = FacetIndex(
         ids=array("q", (row[0] for row in rows)),
         everything=(1 << size) - 1,
         with_crops=_bits((n for n, row in enumerate(rows) if row[4]), size),
         coarsest=array("d", (nan if row[5] is None else float(row[5]) for row in rows)),
         finest=array("d", (nan if row[6] is None else float(row[6]) for row in rows)),
-        organism=grouped((slug(organisms, row[1]), row[0]) for row in rows),
-        tissue=grouped((slug(tissues, tissue), pk) for tissue, pk in tissue_links),
-        collection=grouped((slug(collections, collection), pk) for collection, pk in collection_links),
-        organelle=grouped((slug(classes, label_class), pk) for label_class, pk in class_links),
-        modality=grouped((row[2] or None, row[0]) for row in rows),
-        fixation=grouped((row[3] or None, row[0]) for row in rows),
-        organism_labels=dict(organisms.values()),
-        tissue_labels=dict(tissues.values()),
-        collection_labels=dict(collections.values()),
-        organelle_labels=dict(classes.values()),
+        organism=grouped(vocabulary["o"], ((row[1], row[0]) for row in rows)),
+        tissue=grouped(vocabulary["t"], links["t"]),
+        collection=grouped(vocabulary["c"], links["c"]),
+        organelle=grouped(vocabulary["l"], links["l"]),
+        modality=grouped(None, ((row[2] or None, row[0]) for row in rows)),
+        fixation=grouped(None, ((row[3] or None, row[0]) for row in rows)),
+        organism_labels=dict(vocabulary["o"].values()),
+        tissue_labels=dict(vocabulary["t"].values()),
+        collection_labels=dict(vocabulary["c"].values()),
+        organelle_labels=dict(vocabulary["l"].values()),
     )
     index.buckets = {float(edge): index.at_most(edge) for edge in VOXEL_SIZE_BUCKETS_NM}
+    for column, name in enumerate(rank_keys, start=7):
+        # Descending is the ascending order reversed: NULLs land where each database puts them.
+        ascending = array("I", (n for _rank, n in sorted((row[column], n) for n, row in enumerate(rows))))
+        index.orders[name] = ascending
+        index.orders[f"-{name}"] = array("I", reversed(ascending))
     return index
+
+
+def _VOCABULARY_SQL() -> str:  # noqa: N802 (a constant that needs the models' table names)
+    """(kind, id, key, label) of every organism, tissue, collection and label class."""
+    parts = []
+    for kind, model, key, label in (
+        ("o", Organism, "slug", "name"),
+        ("t", Tissue, "slug", "name"),
+        ("c", Collection, "slug", "title"),
+        ("l", LabelClass, "name", "long_name"),
+    ):
+        quote = connection.ops.quote_name
+        parts.append(f"SELECT '{kind}', {quote('id')}, {quote(key)}, {quote(label)} FROM {quote(model._meta.db_table)}")
+    return " UNION ALL ".join(parts)
+
+
+def _LINKS_SQL() -> str:  # noqa: N802
+    """(kind, record id, dataset id) of every dataset's tissues, collections and classes."""
+    quote = connection.ops.quote_name
+    parts = []
+    for kind, through, record in (
+        ("t", Dataset.tissues.through, "tissue"),
+        ("c", Collection.datasets.through, "collection"),
+        ("l", DatasetClass, "label_class"),
+    ):
+        record_column = quote(through._meta.get_field(record).column)
+        dataset_column = quote(through._meta.get_field("dataset").column)
+        parts.append(f"SELECT '{kind}', {record_column}, {dataset_column} FROM {quote(through._meta.db_table)}")
+    return " UNION ALL ".join(parts)
 
 
 def _number(text: str) -> str:

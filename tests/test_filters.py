@@ -326,3 +326,41 @@ def test_every_facet_count_is_the_size_of_the_list_it_leads_to(api, small_catalo
             assert item["count"] == listed, (name, item)
             checked += 1
     assert checked > 10
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "ordering=title",
+        "ordering=-release_date",
+        "ordering=-slug&organism=mus-musculus",
+        "organelle=nuc&ordering=release_date",
+        "tissue=liver&tissue=blood",
+        "has_crops=false&voxel_size_max=16",
+        "voxel_size_min=4&fixation=chemical&fixation=hpf",
+        "collection=cellmap-segmentation-challenge&modality=fib-sem",
+    ],
+)
+def test_the_indexed_list_is_the_sql_list(api, small_catalog: SmallCatalog, query: str) -> None:
+    """Lists the facet index answers (catalog.facets.indexed_list) hold what SQL answers, in order."""
+    from catalog.facets import indexed_list
+
+    filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
+    assert filterset.is_valid()
+    indexed = indexed_list(filterset, models.Dataset.objects.all())
+    assert indexed is not None
+    expected = [dataset.slug for dataset in filterset.qs]
+    assert indexed.count() == len(expected)
+    assert [dataset.slug for dataset in indexed[0 : len(expected)]] == expected
+    assert [dataset.slug for dataset in indexed[1:2]] == expected[1:2]
+    assert slugs(api.get(f"/api/datasets/?{query}")) == expected
+
+
+def test_searches_and_other_orders_are_listed_by_sql(small_catalog: SmallCatalog) -> None:
+    from catalog.facets import indexed_list
+
+    for query in ("q=liver", "ordering=-crop_count", "ordering=title,slug"):
+        filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
+        assert filterset.is_valid()
+        assert indexed_list(filterset, models.Dataset.objects.all()) is None

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import QuerySet
+from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -51,7 +52,13 @@ class StrictFilterBackend(DjangoFilterBackend):
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
         reject_unknown_parameters(request, allowed)
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        view.filterset = filterset  # validated once: the view may read its values (catalog.facets)
+        return filterset.qs
 
 
 class FormatIsAFilterNegotiation(DefaultContentNegotiation):

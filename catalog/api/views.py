@@ -237,9 +237,10 @@ class DatasetViewSet(WritableCatalogViewSet):
 
     def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The list, its rows written by plain functions (``catalog.api.payloads``), not DRF's."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        if page is None:
-            return Response(payloads.dataset_rows(request, list(self.filter_queryset(self.get_queryset()))))
+        filtered = self.filter_queryset(self.get_queryset())
+        # Filters and orders the facet index knows are counted and paged there, not in SQL.
+        rows = facets.indexed_list(self.filterset, self.get_queryset()) or filtered
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(payloads.dataset_rows(request, page))
 
     def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
