@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Window
 from django.db.models.functions import Greatest, Least, RowNumber
@@ -347,27 +348,39 @@ def _build_index() -> FacetIndex:
         .values_list("pk", "organism_id", "modality", "fixation", "with_crops", "coarsest", "finest", *rank_columns)
     )
     size = len(rows)
-    position = {row[0]: n for n, row in enumerate(rows)}
     nan = float("nan")
     vocabulary: dict[str, dict[int, tuple[str, str]]] = {"o": {}, "t": {}, "c": {}, "l": {}}
-    links: dict[str, list[tuple[int, int]]] = {"t": [], "c": [], "l": []}
+    linked: dict[str, dict[int, Any]] = {"t": {}, "c": {}, "l": {}}
     with connection.cursor() as cursor:
         cursor.execute(_VOCABULARY_SQL())
         for kind, pk, key, label in cursor.fetchall():
             vocabulary[kind][pk] = (key, label or key)
         cursor.execute(_LINKS_SQL())
-        for kind, pk, dataset_id in cursor.fetchall():
-            links[kind].append((pk, dataset_id))
+        for kind, pk, datasets in cursor.fetchall():
+            linked[kind][pk] = datasets
+    dataset_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=size)
 
-    def grouped(records: dict[int, tuple[str, str]] | None, pairs: Iterable[tuple[Any, int]]) -> dict[Any, int]:
-        """``{key: bitmask}`` from (record or key, dataset id) pairs."""
-        found: dict[Any, list[int]] = {}
-        for key, pk in pairs:
-            if records is not None:
-                key = records[key][0] if key in records else None
-            if key is not None and pk in position:
-                found.setdefault(key, []).append(position[pk])
-        return {key: _bits(positions, size) for key, positions in found.items()}
+    def mask(ids: Any) -> int:
+        """The bitmask of the datasets with these ids (a list, or SQLite's comma-joined text)."""
+        if isinstance(ids, str):
+            ids = ids.split(",")
+        wanted = np.asarray(ids, dtype=np.int64)
+        found = np.searchsorted(dataset_ids, wanted)
+        found = found[(found < size) & (dataset_ids[np.minimum(found, max(size - 1, 0))] == wanted)]
+        chosen = np.zeros(size, dtype=bool)
+        chosen[found] = True
+        return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+
+    def by_record(kind: str, groups: dict[int, Any]) -> dict[str, int]:
+        records = vocabulary[kind]
+        return {records[pk][0]: mask(ids) for pk, ids in groups.items() if pk in records}
+
+    def by_column(column: int) -> dict[Any, list[int]]:
+        groups: dict[Any, list[int]] = {}
+        for row in rows:
+            if row[column] not in (None, ""):
+                groups.setdefault(row[column], []).append(row[0])
+        return groups
 
     index = FacetIndex(
         ids=array("q", (row[0] for row in rows)),
@@ -375,12 +388,12 @@ def _build_index() -> FacetIndex:
         with_crops=_bits((n for n, row in enumerate(rows) if row[4]), size),
         coarsest=array("d", (nan if row[5] is None else float(row[5]) for row in rows)),
         finest=array("d", (nan if row[6] is None else float(row[6]) for row in rows)),
-        organism=grouped(vocabulary["o"], ((row[1], row[0]) for row in rows)),
-        tissue=grouped(vocabulary["t"], links["t"]),
-        collection=grouped(vocabulary["c"], links["c"]),
-        organelle=grouped(vocabulary["l"], links["l"]),
-        modality=grouped(None, ((row[2] or None, row[0]) for row in rows)),
-        fixation=grouped(None, ((row[3] or None, row[0]) for row in rows)),
+        organism=by_record("o", by_column(1)),
+        tissue=by_record("t", linked["t"]),
+        collection=by_record("c", linked["c"]),
+        organelle=by_record("l", linked["l"]),
+        modality={value: mask(ids) for value, ids in by_column(2).items()},
+        fixation={value: mask(ids) for value, ids in by_column(3).items()},
         organism_labels=dict(vocabulary["o"].values()),
         tissue_labels=dict(vocabulary["t"].values()),
         collection_labels=dict(vocabulary["c"].values()),
@@ -410,7 +423,9 @@ def _VOCABULARY_SQL() -> str:  # noqa: N802 (a constant that needs the models' t
 
 
 def _LINKS_SQL() -> str:  # noqa: N802
-    """(kind, record id, dataset id) of every dataset's tissues, collections and classes."""
+    """(kind, record id, its datasets' ids) for every tissue, collection and class (its closure
+    rows): one row per record, the ids aggregated by the database (an array on PostgreSQL,
+    comma-joined text on SQLite), instead of a row per link."""
     quote = connection.ops.quote_name
     parts = []
     for kind, through, record in (
@@ -420,8 +435,12 @@ def _LINKS_SQL() -> str:  # noqa: N802
     ):
         record_column = quote(through._meta.get_field(record).column)
         dataset_column = quote(through._meta.get_field("dataset").column)
-        parts.append(f"SELECT '{kind}', {record_column}, {dataset_column} FROM {quote(through._meta.db_table)}")
-    return " UNION ALL ".join(parts)
+        parts.append(
+            f"SELECT '{kind}' AS kind, {record_column} AS record, {dataset_column} AS dataset"
+            f" FROM {quote(through._meta.db_table)}"
+        )
+    aggregate = "array_agg(dataset)" if connection.vendor == "postgresql" else "group_concat(dataset)"
+    return f"SELECT kind, record, {aggregate} FROM ({' UNION ALL '.join(parts)}) AS links GROUP BY kind, record"
 
 
 def _number(text: str) -> str:
