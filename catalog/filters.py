@@ -167,10 +167,13 @@ class DatasetFilterSet(filters.FilterSet):
     def filter_q(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
         if not value.strip():
             return queryset
-        # Facets apply this filter once per facet: correct the spelling once.
+        return search_datasets(queryset, value, query_text=self.query_text(value))
+
+    def query_text(self, value: str) -> str:
+        """The words searched for ``value``: as written, or spelling-corrected; computed once."""
         if value not in self._query_texts:
             self._query_texts[value] = corrected_query(value)
-        return search_datasets(queryset, value, query_text=self._query_texts[value])
+        return self._query_texts[value]
 
     def filter_tissue(self, queryset: DatasetQuerySet, name: str, value: list[Tissue]) -> DatasetQuerySet:
         return queryset.in_tissues(value) if value else queryset

@@ -340,6 +340,11 @@ def test_every_facet_count_is_the_size_of_the_list_it_leads_to(api, small_catalo
         "has_crops=false&voxel_size_max=16",
         "voxel_size_min=4&fixation=chemical&fixation=hpf",
         "collection=cellmap-segmentation-challenge&modality=fib-sem",
+        "q=liver",
+        "q=mitochondria&organism=mus-musculus",
+        "q=hela or macrophage",
+        "q=mitochondira",
+        "q=zebrafish",
     ],
 )
 def test_the_indexed_list_is_the_sql_list(api, small_catalog: SmallCatalog, query: str) -> None:
@@ -353,14 +358,16 @@ def test_the_indexed_list_is_the_sql_list(api, small_catalog: SmallCatalog, quer
     expected = [dataset.slug for dataset in filterset.qs]
     assert indexed.count() == len(expected)
     assert [dataset.slug for dataset in indexed[0 : len(expected)]] == expected
+    ranks = [getattr(dataset, "search_rank", None) for dataset in filterset.qs]
+    assert [getattr(dataset, "search_rank", None) for dataset in indexed[0 : len(expected)]] == ranks
     assert [dataset.slug for dataset in indexed[1:2]] == expected[1:2]
     assert slugs(api.get(f"/api/datasets/?{query}")) == expected
 
 
-def test_searches_and_other_orders_are_listed_by_sql(small_catalog: SmallCatalog) -> None:
+def test_searches_in_an_explicit_order_and_other_orders_are_listed_by_sql(small_catalog: SmallCatalog) -> None:
     from catalog.facets import indexed_list
 
-    for query in ("q=liver", "ordering=-crop_count", "ordering=title,slug"):
+    for query in ("q=liver&ordering=title", "ordering=-crop_count", "ordering=title,slug"):
         filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
         assert filterset.is_valid()
         assert indexed_list(filterset, models.Dataset.objects.all()) is None
