@@ -237,9 +237,10 @@ class DatasetViewSet(WritableCatalogViewSet):
 
     def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The list, its rows written by plain functions (``catalog.api.payloads``), not DRF's."""
-        filtered = self.filter_queryset(self.get_queryset())
+        queryset = self.get_queryset()
+        filterset = StrictFilterBackend().validated_filterset(request, queryset, self)
         # Filters and orders the facet index knows are counted and paged there, not in SQL.
-        rows = facets.indexed_list(self.filterset, self.get_queryset()) or filtered
+        rows = facets.indexed_list(filterset, queryset) or filterset.qs
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(payloads.dataset_rows(request, page))
 
