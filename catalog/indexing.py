@@ -145,12 +145,19 @@ def refresh_search_index(dataset_ids: Collection[int] | None) -> None:
             ]
         )
         rows.append((dataset.pk, primary, dataset.description, vocabulary))
-    _forget_index_rows(dataset_ids)
+    # Rewritten in place; only the rows of datasets that are gone are deleted (a write that
+    # changes one dataset costs one statement here).
+    gone = None if dataset_ids is None else set(dataset_ids) - {dataset.pk for dataset in datasets}
+    if gone is None or gone:
+        _forget_index_rows(gone)
     if connection.vendor == "postgresql":
         _write_postgresql(rows)
     else:
         _write_sqlite(rows)
-    refresh_search_words()
+    if dataset_ids is None:
+        refresh_search_words()
+    else:  # words of the changed titles and names; words no longer used stay until a full refresh
+        _add_search_words(" ".join(f"{primary} {names}" for _pk, primary, _description, names in rows))
 
 
 def _forget_index_rows(dataset_ids: Collection[int] | None) -> None:
@@ -167,7 +174,7 @@ def _forget_index_rows(dataset_ids: Collection[int] | None) -> None:
 
 
 def _write_postgresql(rows: list[tuple[int, str, str, str]]) -> None:
-    """One set-based INSERT per batch (the ORM cannot call ``setweight``/``to_tsvector``)."""
+    """One set-based upsert per batch (the ORM cannot call ``setweight``/``to_tsvector``)."""
     index = connection.ops.quote_name(DatasetSearch._meta.db_table)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH):
@@ -177,7 +184,8 @@ def _write_postgresql(rows: list[tuple[int, str, str, str]]) -> None:
                 f"INSERT INTO {index} (dataset_id, vector) SELECT v.id,"
                 " setweight(to_tsvector(%s::regconfig, v.a), 'A') || setweight(to_tsvector(%s::regconfig, v.b), 'B')"
                 " || setweight(to_tsvector(%s::regconfig, v.c), 'C')"
-                f" FROM (VALUES {values}) AS v(id, a, b, c)",
+                f" FROM (VALUES {values}) AS v(id, a, b, c)"
+                " ON CONFLICT (dataset_id) DO UPDATE SET vector = EXCLUDED.vector",
                 [*([settings.SEARCH_CONFIG] * 3), *(value for row in batch for value in row)],
             )
 
@@ -186,7 +194,8 @@ def _write_sqlite(rows: list[tuple[int, str, str, str]]) -> None:
     index = connection.ops.quote_name(DatasetSearch._meta.db_table)
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {index} (rowid, dataset_id, primary_text, description, names) VALUES (%s, %s, %s, %s, %s)",
+            f"INSERT OR REPLACE INTO {index} (rowid, dataset_id, primary_text, description, names)"
+            " VALUES (%s, %s, %s, %s, %s)",
             [(pk, pk, primary, description, names) for pk, primary, description, names in rows],
         )
 
@@ -219,6 +228,11 @@ def refresh_search_words() -> None:
     """Rewrite the ``SearchWord`` table (a few thousand rows, whatever the catalog's size)."""
     SearchWord.objects.all().delete()
     SearchWord.objects.bulk_create([SearchWord(word=word) for word in search_words()], batch_size=BATCH)
+
+
+def _add_search_words(text: str) -> None:
+    found = {word for word in words(text) if MIN_WORD <= len(word) <= WORD_LENGTH}
+    SearchWord.objects.bulk_create([SearchWord(word=word) for word in sorted(found)], ignore_conflicts=True)
 
 
 # Viewer facts ------------------------------------------------------------------------------------

@@ -160,6 +160,8 @@ def test_search_index_follows_refresh(api, small_catalog: SmallCatalog) -> None:
     refresh_derived([small_catalog.macrophage.pk])
     assert slugs(api.get("/api/datasets/?q=kupffer")) == ["jrc_macrophage-2"]
     assert slugs(api.get("/api/datasets/?q=peripheral")) == ["jrc_macrophage-2"]
+    # The new words join the spelling vocabulary with the dataset's refresh.
+    assert slugs(api.get("/api/datasets/?q=kupfer")) == ["jrc_macrophage-2"]
 
 
 def test_search_forgives_typos(api, small_catalog: SmallCatalog) -> None:
