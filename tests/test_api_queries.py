@@ -67,7 +67,8 @@ ENDPOINTS = [
     # search table, filtered on the facet index (3 queries to build it for a new catalog version).
     ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 10 + VERSION),
     ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4 + VERSION),
-    ("/api/datasets/{dataset}/", 10 + VERSION),
+    # The record: its row, its vocabulary in one query, DOIs, publications, collections, views, classes.
+    ("/api/datasets/{dataset}/", 7 + VERSION),
     # The organelle's lookup, and the facet index of a new catalog version: datasets,
     # vocabulary, links (catalog.facets).
     ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 4 + VERSION),

@@ -222,7 +222,7 @@ class DatasetViewSet(WritableCatalogViewSet):
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
             return Dataset.objects.for_citation()
-        return Dataset.objects.for_detail()
+        return Dataset.objects.for_detail(with_vocabulary=self.action != "retrieve")
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action == "list":

@@ -149,15 +149,15 @@ class DatasetQuerySet(models.QuerySet):
             Prefetch("collections", queryset=Collection.objects.select_related("doi")),
         )
 
-    def for_detail(self) -> DatasetQuerySet:
-        """Datasets with everything a detail record shows, in a fixed number of queries."""
+    def for_detail(self, *, with_vocabulary: bool = True) -> DatasetQuerySet:
+        """Datasets with everything a detail record shows, in a fixed number of queries (without
+        the tissues, cell types, treatments and institutions unless ``with_vocabulary``: the
+        API's record reads them in one query, ``catalog.selectors.dataset_vocabulary``)."""
+        vocabulary = ("tissues", "cell_types", "treatments", "institutions") if with_vocabulary else ()
         return (
             self.select_related("organism")
             .prefetch_related(
-                "tissues",
-                "cell_types",
-                "treatments",
-                "institutions",
+                *vocabulary,
                 Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
                 Prefetch("publications", queryset=Publication.objects.select_related("doi")),
                 Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
