@@ -247,9 +247,16 @@ class FacetIndex:
     orders: dict[str, array] = field(default_factory=dict)
     slug_ranks: array = field(default_factory=lambda: array("I"))
 
+    def positions(self) -> dict[int, int]:
+        """Each dataset's bit, by id: built on first use, then kept with the index in the process."""
+        found = self.__dict__.get("_positions")
+        if found is None:
+            found = self.__dict__["_positions"] = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return found
+
     def mask_of(self, dataset_ids: Iterable[int]) -> int:
         """The bitmask of the given datasets (ids not in the index are ignored)."""
-        position = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        position = self.positions()
         return _bits((position[pk] for pk in dataset_ids if pk in position), len(self.ids))
 
     def at_most(self, nm: float) -> int:
@@ -362,7 +369,7 @@ def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | Ranked
         for value in _filter_masks(filterset, index, skip_search=True).values():
             mask &= value
         bits = mask.to_bytes((len(index.ids) + 7) // 8, "little")
-        position = dict(zip(index.ids, range(len(index.ids)), strict=True))
+        position = index.positions()
         by_slug = index.slug_ranks
         matches = []
         for pk, rank in search.ranked_matches(filterset.query_text(text)):

@@ -172,11 +172,15 @@ def ranked_matches(query: str) -> list[tuple[int, float]]:
     if not is_postgresql() and not fts5_query(query):
         return []
     column = F("vector")
-    return list(
+    matching = (
         DatasetSearch.objects.filter(Matches(column, query))
         .annotate(rank=Rank(column, query))
         .values_list("dataset_id", "rank")
     )
+    sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:  # thousands of (id, rank) pairs: no ORM row handling
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _matching(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
