@@ -60,7 +60,7 @@ METADATA_NAME = "metadata.json"
 DATASET_INDEXES = ("organism", "modality", "fixation", "has_crops", "release_date", "title", "coarsest_voxel_nm")
 CROP_INDEXES = ("dataset", "split")
 # Columns of the portal's models that are not data a datasette user would publish.
-SKIPPED_DATASET_FIELDS = {"id", "organism", "search_vector", "search_text"}
+SKIPPED_DATASET_FIELDS = {"id", "organism"}
 SKIPPED_CROP_FIELDS = {"id", "number", "dataset"}
 
 

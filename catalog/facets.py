@@ -1,20 +1,30 @@
 """Facet counts of the dataset list, for the API and the browse page alike.
 
-Counts are computed in the database from the same ``DatasetFilterSet`` the list uses, each
-facet with every OTHER filter applied (``DatasetFilterSet.queryset_without``), and cached until
-the catalog changes. The organelle facet reads the ``DatasetClass`` closure table.
+Counts follow the same ``DatasetFilterSet`` the list uses, each facet with every OTHER filter
+applied, and are cached until the catalog changes. They are counted on a ``FacetIndex``: per
+catalog version, every facet value's datasets as a bitmask, built in one pass over the records
+and the ``DatasetClass`` closure table (the organelle facet). A request then costs its search
+query (when it has ``q``) and a few hundred AND and bit counts, whatever the catalog's size.
+The dataset list uses the same index (``indexed_list``): filters are bit tests, the stored
+orders give a page without sorting, and a search ranks its matches in one pass over the narrow
+search table instead of a count and a page query that each read every match.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+from array import array
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Greatest
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import Greatest, Least, RowNumber
 
-from catalog import freshness
+from catalog import freshness, search
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import Collection, Crop, CropContent, Dataset, DatasetClass, LabelClass, Organism, Tissue
 from catalog.models.base import CropSplit, Fixation, Modality
@@ -64,11 +74,6 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _ids_without(filterset: DatasetFilterSet, parameters: Iterable[str]) -> QuerySet:
-    """Primary keys of the datasets matching every filter except ``parameters``."""
-    return filterset.queryset_without(*parameters).order_by().values("pk")
-
-
 def _values(
     rows: Iterable[tuple[str, str, int]], selected: list[str], labels: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -88,71 +93,69 @@ def _values(
 
 def _compute_facets(filterset: DatasetFilterSet) -> dict[str, Any]:
     selected = _normalised_params(filterset)
-    ids = {facet: _ids_without(filterset, parameters) for facet, parameters in FACET_PARAMETERS.items()}
+    index = facet_index()
+    masks = _filter_masks(filterset, index)
 
-    organism_rows = (
-        Dataset.objects.filter(pk__in=ids["organism"], organism__isnull=False)
-        .values_list("organism__slug", "organism__name")
-        .annotate(count=Count("pk"))
-        .order_by()
-    )
-    tissue_rows = (
-        Dataset.tissues.through.objects.filter(dataset_id__in=ids["tissue"])
-        .values_list("tissue__slug", "tissue__name")
-        .annotate(count=Count("dataset_id", distinct=True))
-        .order_by()
-    )
-    collection_rows = (
-        Collection.datasets.through.objects.filter(dataset_id__in=ids["collection"])
-        .values_list("collection__slug", "collection__title")
-        .annotate(count=Count("dataset_id", distinct=True))
-        .order_by()
-    )
+    def without(*parameters: str) -> int:
+        found = index.everything
+        for name, mask in masks.items():
+            if name not in parameters:
+                found &= mask
+        return found
+
+    def counted(values: Mapping[str, int], scope: int, labels: Mapping[str, str]) -> list[tuple[str, str, int]]:
+        rows = ((value, labels.get(value, value), (mask & scope).bit_count()) for value, mask in values.items())
+        return [row for row in rows if row[2]]
+
+    scopes = {facet: without(*parameters) for facet, parameters in FACET_PARAMETERS.items()}
     modality_labels = dict(Modality.choices)
-    modality_rows = (
-        Dataset.objects.filter(pk__in=ids["modality"]).values_list("modality").annotate(count=Count("pk")).order_by()
-    )
     fixation_labels = dict(Fixation.choices)
-    fixation_rows = (
-        Dataset.objects.filter(pk__in=ids["fixation"]).values_list("fixation").annotate(count=Count("pk")).order_by()
-    )
-    has_crops = Q(Exists(Crop.objects.filter(dataset=OuterRef("pk"))))
-    crop_counts = Dataset.objects.filter(pk__in=ids["has_crops"]).aggregate(
-        true=Count("pk", filter=has_crops), false=Count("pk", filter=~has_crops)
-    )
-    voxel_counts = (
-        Dataset.objects.filter(pk__in=ids["voxel_size"])
-        .alias(coarsest=Greatest(F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")))
-        .aggregate(**{str(edge): Count("pk", filter=Q(coarsest__lte=edge)) for edge in VOXEL_SIZE_BUCKETS_NM})
-    )
-    organism_labels = dict(Organism.objects.filter(slug__in=selected.get("organism", [])).values_list("slug", "name"))
-    tissue_labels = dict(Tissue.objects.filter(slug__in=selected.get("tissue", [])).values_list("slug", "name"))
-    collection_labels = dict(
-        Collection.objects.filter(slug__in=selected.get("collection", [])).values_list("slug", "title")
-    )
-    total = Dataset.objects.filter(pk__in=_ids_without(filterset, ())).count()
+    crops = scopes["has_crops"]
     return {
-        "total": total,
-        "organism": _values(organism_rows, selected.get("organism", []), organism_labels),
-        "tissue": _values(tissue_rows, selected.get("tissue", []), tissue_labels),
+        "total": without().bit_count(),
+        "organism": _values(
+            counted(index.organism, scopes["organism"], index.organism_labels),
+            selected.get("organism", []),
+            index.organism_labels,
+        ),
+        "tissue": _values(
+            counted(index.tissue, scopes["tissue"], index.tissue_labels),
+            selected.get("tissue", []),
+            index.tissue_labels,
+        ),
         "modality": _values(
-            ((value, modality_labels.get(value, value), count) for value, count in modality_rows),
+            counted(index.modality, scopes["modality"], modality_labels),
             selected.get("modality", []),
             modality_labels,
         ),
-        "organelle": _organelle_facet(ids["organelle"], selected.get("organelle", [])),
-        "collection": _values(collection_rows, selected.get("collection", []), collection_labels),
+        "organelle": _with_crops_present(
+            _values(
+                counted(index.organelle, scopes["organelle"], index.organelle_labels),
+                selected.get("organelle", []),
+                index.organelle_labels,
+            ),
+            index,
+            scopes["organelle"],
+        ),
+        "collection": _values(
+            counted(index.collection, scopes["collection"], index.collection_labels),
+            selected.get("collection", []),
+            index.collection_labels,
+        ),
         "has_crops": [
             {
                 "value": value,
                 "label": label,
-                "count": crop_counts[value],
+                "count": (mask & crops).bit_count(),
                 "selected": value in selected.get("has_crops", []),
             }
-            for value, label in (("true", "With crops"), ("false", "Without crops"))
+            for value, label, mask in (
+                ("true", "With crops", index.with_crops),
+                ("false", "Without crops", index.everything & ~index.with_crops),
+            )
         ],
         "fixation": _values(
-            ((value, fixation_labels.get(value, value), count) for value, count in fixation_rows),
+            counted(index.fixation, scopes["fixation"], fixation_labels),
             selected.get("fixation", []),
             fixation_labels,
         ),
@@ -160,12 +163,377 @@ def _compute_facets(filterset: DatasetFilterSet) -> dict[str, Any]:
             {
                 "value": str(edge),
                 "label": f"≤ {edge} nm",
-                "count": voxel_counts[str(edge)],
+                "count": (index.at_most(edge) & scopes["voxel_size"]).bit_count(),
                 "selected": str(edge) in {_number(value) for value in selected.get("voxel_size_max", [])},
             }
             for edge in VOXEL_SIZE_BUCKETS_NM
         ],
     }
+
+
+def _with_crops_present(values: list[dict[str, Any]], index: FacetIndex, scope: int) -> list[dict[str, Any]]:
+    """Each class value also says how many crops of the datasets in scope have it present
+    (known counts of the class's own label array; 0 where nothing is counted)."""
+    size = len(index.ids)
+    in_scope = np.unpackbits(
+        np.frombuffer(scope.to_bytes((size + 7) // 8, "little"), dtype=np.uint8), bitorder="little"
+    )[:size].astype(bool)
+    for item in values:
+        counts = index.crops_present.get(item["value"])
+        item["crops_present"] = int(counts[in_scope].sum()) if counts is not None else 0
+    return values
+
+
+def _filter_masks(filterset: DatasetFilterSet, index: FacetIndex, *, skip_search: bool = False) -> dict[str, int]:
+    """The datasets each filter of the (valid) FilterSet lets through, by parameter name; a
+    filter without a value is left out (it lets everything through), and so is ``q`` with
+    ``skip_search``."""
+    masks: dict[str, int] = {}
+    for name, value in filterset.form.cleaned_data.items():
+        if name == "ordering" or value in (None, "", [], ()) or (skip_search and name == "q"):
+            continue
+        if name == "q":
+            if not value.strip():
+                continue
+            matching = filterset.filters["q"].filter(Dataset.objects.all(), value).order_by().values_list("pk")
+            sql, params = matching.query.sql_with_params()
+            with connection.cursor() as cursor:  # ids only: no ORM row handling for thousands of matches
+                cursor.execute(sql, params)
+                masks[name] = index.mask_of(pk for (pk,) in cursor.fetchall())
+        elif name in ("organism", "tissue", "collection"):
+            if not value:
+                continue
+            by_value = getattr(index, name)
+            masks[name] = _union(by_value.get(record.slug, 0) for record in value)
+        elif name == "organelle":
+            if not value:
+                continue
+            masks[name] = _union(index.organelle.get(record.name, 0) for record in value)
+        elif name in ("modality", "fixation"):
+            masks[name] = _union(getattr(index, name).get(item, 0) for item in value)
+        elif name == "has_crops":
+            masks[name] = index.with_crops if value == "true" else index.everything & ~index.with_crops
+        elif name == "voxel_size_max":
+            masks[name] = index.at_most(float(value))
+        elif name == "voxel_size_min":
+            masks[name] = index.at_least(float(value))
+        else:
+            raise ValueError(f"the facet index does not know the dataset filter {name!r}")
+    return masks
+
+
+def _union(masks: Iterable[int]) -> int:
+    found = 0
+    for mask in masks:
+        found |= mask
+    return found
+
+
+def _bits(positions: Iterable[int], size: int) -> int:
+    """The bitmask with the given bit positions set."""
+    buffer = bytearray((size + 7) // 8)
+    for position in positions:
+        buffer[position >> 3] |= 1 << (position & 7)
+    return int.from_bytes(buffer, "little")
+
+
+@dataclass
+class FacetIndex:
+    """Every facet value's datasets as a bitmask (bit i: the i-th dataset by id), and each
+    dataset's coarsest and finest voxel axis (NaN when unknown), for one catalog version.
+
+    Built from the records and the ``DatasetClass`` closure in a few set-based queries, then
+    every facet request is a handful of AND and bit counts instead of a pass over the catalog
+    per facet: what the disjunctive counts cost no longer grows with the catalog's size."""
+
+    ids: array
+    everything: int
+    with_crops: int
+    coarsest: array
+    finest: array
+    organism: dict[str, int] = field(default_factory=dict)
+    tissue: dict[str, int] = field(default_factory=dict)
+    collection: dict[str, int] = field(default_factory=dict)
+    organelle: dict[str, int] = field(default_factory=dict)
+    modality: dict[str, int] = field(default_factory=dict)
+    fixation: dict[str, int] = field(default_factory=dict)
+    organism_labels: dict[str, str] = field(default_factory=dict)
+    tissue_labels: dict[str, str] = field(default_factory=dict)
+    collection_labels: dict[str, str] = field(default_factory=dict)
+    organelle_labels: dict[str, str] = field(default_factory=dict)
+    crops_present: dict[str, Any] = field(default_factory=dict)
+    """Per class: how many of each dataset's crops have it present (an int32 array by position)."""
+    buckets: dict[float, int] = field(default_factory=dict)
+    orders: dict[str, array] = field(default_factory=dict)
+    slug_ranks: array = field(default_factory=lambda: array("I"))
+
+    def positions(self) -> dict[int, int]:
+        """Each dataset's bit, by id: built on first use, then kept with the index in the process."""
+        found = self.__dict__.get("_positions")
+        if found is None:
+            found = self.__dict__["_positions"] = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return found
+
+    def mask_of(self, dataset_ids: Iterable[int]) -> int:
+        """The bitmask of the given datasets (ids not in the index are ignored)."""
+        position = self.positions()
+        return _bits((position[pk] for pk in dataset_ids if pk in position), len(self.ids))
+
+    def at_most(self, nm: float) -> int:
+        """Datasets whose coarsest axis is at most ``nm`` (unknown voxel sizes never are)."""
+        if nm in self.buckets:
+            return self.buckets[nm]
+        return _bits((n for n, value in enumerate(self.coarsest) if value <= nm), len(self.ids))
+
+    def at_least(self, nm: float) -> int:
+        """Datasets whose finest axis is at least ``nm``."""
+        return _bits((n for n, value in enumerate(self.finest) if value >= nm), len(self.ids))
+
+
+_memo: dict[str, FacetIndex] = {}
+
+
+def facet_index() -> FacetIndex:
+    """The facet index of the current catalog version: kept in the process for its version
+    (a new version is a new key), else read from the versioned cache, else built."""
+    if freshness.cache_bypassed():
+        return _build_index()
+    version = freshness.catalog_version()
+    found = _memo.get(version)
+    if found is None:
+        found = freshness.cached("facet-index", "", _build_index)
+        if version != "0":  # "0": no version row yet, which is no identity of the data
+            _memo.clear()
+            _memo[version] = found
+    return found
+
+
+INDEXED_ORDERINGS = ("slug", "-slug", "title", "-title", "release_date", "-release_date")
+"""List orders the index keeps (ties by slug); others, and searches, are ordered in SQL."""
+
+
+class IndexedList:
+    """The datasets a (valid) FilterSet lets through, in one of ``INDEXED_ORDERINGS``, counted
+    and paged from the facet index: the count is a bit count, and a page is found by walking
+    the stored order, then fetched by primary key (``rows``: the list's queryset). What Django's
+    paginator needs: ``count()`` and slicing."""
+
+    ordered = True
+
+    def __init__(self, index: FacetIndex, mask: int, order: array, rows: Any) -> None:
+        self.index, self.mask, self.order, self.rows = index, mask, order, rows
+
+    def count(self) -> int:
+        return self.mask.bit_count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[Dataset]:
+        start, stop = window.start or 0, window.stop
+        bits = self.mask.to_bytes((len(self.index.ids) + 7) // 8, "little")
+        positions: list[int] = []
+        seen = 0
+        for position in self.order:
+            if bits[position >> 3] >> (position & 7) & 1:
+                if seen >= start:
+                    positions.append(position)
+                    if stop is not None and seen + 1 >= stop:
+                        break
+                seen += 1
+        ids = [self.index.ids[position] for position in positions]
+        found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
+        return [found[pk] for pk in ids if pk in found]
+
+
+class RankedList:
+    """A search's datasets that the FilterSet's other filters let through, best first (ties by
+    slug), as the SQL path orders them: every match's rank is read once from the narrow index
+    table, the filters are bit tests, and only a page's rows are fetched."""
+
+    ordered = True
+
+    def __init__(self, index: FacetIndex, matches: list[tuple[float, int, int]], rows: Any) -> None:
+        self.index, self.matches, self.rows = index, matches, rows
+
+    def count(self) -> int:
+        return len(self.matches)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[Dataset]:
+        start, stop = window.start or 0, window.stop if window.stop is not None else len(self.matches)
+        chosen = heapq.nsmallest(stop, self.matches)[start:stop]
+        ids = [self.index.ids[position] for _rank, _slug, position in chosen]
+        found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
+        page = []
+        for rank, _slug, position in chosen:
+            dataset = found.get(self.index.ids[position])
+            if dataset is not None:
+                dataset.search_rank = -rank
+                page.append(dataset)
+        return page
+
+
+def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | RankedList | None:
+    """The list of a valid FilterSet from the facet index (a search: ranked by relevance from
+    the narrow search table), or None when SQL must answer: an order the index does not keep."""
+    data = filterset.form.cleaned_data
+    text = str(data.get("q") or "")
+    if text.strip():
+        if data.get("ordering"):
+            return None
+        index = facet_index()
+        mask = index.everything
+        for value in _filter_masks(filterset, index, skip_search=True).values():
+            mask &= value
+        bits = mask.to_bytes((len(index.ids) + 7) // 8, "little")
+        position = index.positions()
+        by_slug = index.slug_ranks
+        matches = []
+        for pk, rank in search.ranked_matches(filterset.query_text(text)):
+            n = position.get(pk)
+            if n is not None and bits[n >> 3] >> (n & 7) & 1:
+                matches.append((-rank, by_slug[n], n))
+        return RankedList(index, matches, rows)
+    ordering = data.get("ordering") or ["slug"]
+    if len(ordering) != 1 or ordering[0] not in INDEXED_ORDERINGS:
+        return None
+    index = facet_index()
+    mask = index.everything
+    for value in _filter_masks(filterset, index).values():
+        mask &= value
+    return IndexedList(index, mask, index.orders[ordering[0]], rows)
+
+
+def _build_index() -> FacetIndex:
+    """Four queries: the datasets (with their rank in each stored order), the vocabulary, the
+    dataset links to tissues, collections and classes (the ``DatasetClass`` closure), and the
+    crops per dataset and class with the class present."""
+    rank_keys = {"slug": ("slug",), "title": ("title", "slug"), "release_date": ("release_date", "slug")}
+    rank_columns = [f"rank_{name}" for name in rank_keys]
+    rows = list(
+        Dataset.objects.order_by("pk")
+        .annotate(
+            with_crops=Exists(Crop.objects.filter(dataset=OuterRef("pk"))),
+            coarsest=Greatest(F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")),
+            finest=Least(F("voxel_size_x"), F("voxel_size_y"), F("voxel_size_z")),
+            **{
+                f"rank_{name}": Window(RowNumber(), order_by=[F(key).asc() for key in keys])
+                for name, keys in rank_keys.items()
+            },
+        )
+        .values_list("pk", "organism_id", "modality", "fixation", "with_crops", "coarsest", "finest", *rank_columns)
+    )
+    size = len(rows)
+    nan = float("nan")
+    vocabulary: dict[str, dict[int, tuple[str, str]]] = {"o": {}, "t": {}, "c": {}, "l": {}}
+    linked: dict[str, dict[int, Any]] = {"t": {}, "c": {}, "l": {}}
+    with connection.cursor() as cursor:
+        cursor.execute(_VOCABULARY_SQL())
+        for kind, pk, key, label in cursor.fetchall():
+            vocabulary[kind][pk] = (key, label or key)
+        cursor.execute(_LINKS_SQL())
+        for kind, pk, datasets in cursor.fetchall():
+            linked[kind][pk] = datasets
+    dataset_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=size)
+
+    def mask(ids: Any) -> int:
+        """The bitmask of the datasets with these ids (a list, or SQLite's comma-joined text)."""
+        if isinstance(ids, str):
+            ids = ids.split(",")
+        wanted = np.asarray(ids, dtype=np.int64)
+        found = np.searchsorted(dataset_ids, wanted)
+        found = found[(found < size) & (dataset_ids[np.minimum(found, max(size - 1, 0))] == wanted)]
+        chosen = np.zeros(size, dtype=bool)
+        chosen[found] = True
+        return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+
+    def by_record(kind: str, groups: dict[int, Any]) -> dict[str, int]:
+        records = vocabulary[kind]
+        return {records[pk][0]: mask(ids) for pk, ids in groups.items() if pk in records}
+
+    def by_column(column: int) -> dict[Any, list[int]]:
+        groups: dict[Any, list[int]] = {}
+        for row in rows:
+            if row[column] not in (None, ""):
+                groups.setdefault(row[column], []).append(row[0])
+        return groups
+
+    index = FacetIndex(
+        ids=array("q", (row[0] for row in rows)),
+        everything=(1 << size) - 1,
+        with_crops=_bits((n for n, row in enumerate(rows) if row[4]), size),
+        coarsest=array("d", (nan if row[5] is None else float(row[5]) for row in rows)),
+        finest=array("d", (nan if row[6] is None else float(row[6]) for row in rows)),
+        organism=by_record("o", by_column(1)),
+        tissue=by_record("t", linked["t"]),
+        collection=by_record("c", linked["c"]),
+        organelle=by_record("l", linked["l"]),
+        modality={value: mask(ids) for value, ids in by_column(2).items()},
+        fixation={value: mask(ids) for value, ids in by_column(3).items()},
+        organism_labels=dict(vocabulary["o"].values()),
+        tissue_labels=dict(vocabulary["t"].values()),
+        collection_labels=dict(vocabulary["c"].values()),
+        organelle_labels=dict(vocabulary["l"].values()),
+    )
+    present = (
+        CropContent.objects.filter(present_voxels__gt=0)
+        .values_list("label_class__name", "crop__dataset_id")
+        .annotate(crops=Count("crop_id", distinct=True))
+        .order_by()
+    )
+    for name, dataset_id, crops in present:
+        position = int(np.searchsorted(dataset_ids, dataset_id))
+        if position < size and dataset_ids[position] == dataset_id:
+            counts = index.crops_present.setdefault(name, np.zeros(size, dtype=np.int32))
+            counts[position] = crops
+    index.buckets = {float(edge): index.at_most(edge) for edge in VOXEL_SIZE_BUCKETS_NM}
+    for column, name in enumerate(rank_keys, start=7):
+        # Descending is the ascending order reversed: NULLs land where each database puts them.
+        ascending = array("I", (n for _rank, n in sorted((row[column], n) for n, row in enumerate(rows))))
+        index.orders[name] = ascending
+        index.orders[f"-{name}"] = array("I", reversed(ascending))
+    index.slug_ranks = array("I", [0]) * size
+    for rank, position in enumerate(index.orders["slug"]):
+        index.slug_ranks[position] = rank
+    return index
+
+
+def _VOCABULARY_SQL() -> str:  # noqa: N802 (a constant that needs the models' table names)
+    """(kind, id, key, label) of every organism, tissue, collection and label class."""
+    parts = []
+    for kind, model, key, label in (
+        ("o", Organism, "slug", "name"),
+        ("t", Tissue, "slug", "name"),
+        ("c", Collection, "slug", "title"),
+        ("l", LabelClass, "name", "long_name"),
+    ):
+        quote = connection.ops.quote_name
+        parts.append(f"SELECT '{kind}', {quote('id')}, {quote(key)}, {quote(label)} FROM {quote(model._meta.db_table)}")
+    return " UNION ALL ".join(parts)
+
+
+def _LINKS_SQL() -> str:  # noqa: N802
+    """(kind, record id, its datasets' ids) for every tissue, collection and class (its closure
+    rows): one row per record, the ids aggregated by the database (an array on PostgreSQL,
+    comma-joined text on SQLite), instead of a row per link."""
+    quote = connection.ops.quote_name
+    parts = []
+    for kind, through, record in (
+        ("t", Dataset.tissues.through, "tissue"),
+        ("c", Collection.datasets.through, "collection"),
+        ("l", DatasetClass, "label_class"),
+    ):
+        record_column = quote(through._meta.get_field(record).column)
+        dataset_column = quote(through._meta.get_field("dataset").column)
+        parts.append(
+            f"SELECT '{kind}' AS kind, {record_column} AS record, {dataset_column} AS dataset"
+            f" FROM {quote(through._meta.db_table)}"
+        )
+    aggregate = "array_agg(dataset)" if connection.vendor == "postgresql" else "group_concat(dataset)"
+    return f"SELECT kind, record, {aggregate} FROM ({' UNION ALL '.join(parts)}) AS links GROUP BY kind, record"
 
 
 def _number(text: str) -> str:
@@ -174,29 +542,6 @@ def _number(text: str) -> str:
     except ValueError:
         return text
     return str(int(value)) if value.is_integer() else str(value)
-
-
-def _organelle_facet(ids: QuerySet, selected: list[str]) -> list[dict[str, Any]]:
-    """Datasets per class from the ``DatasetClass`` closure: a group counts every dataset
-    annotated with any of its members (each dataset once per class by construction). Each
-    value also says how many of those datasets' crops have the class present (``crops_present``:
-    known counts of the class's own label array; 0 where nothing is counted)."""
-    rows = (
-        DatasetClass.objects.filter(dataset_id__in=ids)
-        .values_list("label_class__name", "label_class__long_name")
-        .annotate(count=Count("dataset_id"))
-        .order_by()
-    )
-    present = _crops_present_by_class(CropContent.objects.filter(crop__dataset_id__in=ids))
-    labels = dict(LabelClass.objects.filter(name__in=selected).values_list("name", "long_name"))
-    values = _values(
-        ((name, long_name or name, count) for name, long_name, count in rows),
-        selected,
-        {name: long_name or name for name, long_name in labels.items()},
-    )
-    for item in values:
-        item["crops_present"] = present.get(item["value"], 0)
-    return values
 
 
 def _crops_present_by_class(contents: QuerySet[CropContent]) -> dict[str, int]:

@@ -103,9 +103,9 @@ class DatasetFilterSet(filters.FilterSet):
         method="filter_q",
         help_text=(
             "Full-text search over title and slug (strongest), description, and organism, tissue, cell type and "
-            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. On PostgreSQL, when '
-            "the words match nothing, unknown words are spelling-corrected against the catalog's vocabulary "
-            "(trigram similarity). Results are ordered by relevance unless `ordering` is given."
+            'organelle names. Web-search syntax: words, "quoted phrases", `or`, `-excluded`. When the words match '
+            "nothing, unknown words are spelling-corrected against the catalog's vocabulary (trigram "
+            "similarity). Results are ordered by relevance unless `ordering` is given."
         ),
     )
     organism = ReferenceFilter(
@@ -169,10 +169,13 @@ class DatasetFilterSet(filters.FilterSet):
     def filter_q(self, queryset: QuerySet[Dataset], name: str, value: str) -> QuerySet[Dataset]:
         if not value.strip():
             return queryset
-        # Facets apply this filter once per facet: correct the spelling once.
+        return search_datasets(queryset, value, query_text=self.query_text(value))
+
+    def query_text(self, value: str) -> str:
+        """The words searched for ``value``: as written, or spelling-corrected; computed once."""
         if value not in self._query_texts:
             self._query_texts[value] = corrected_query(value)
-        return search_datasets(queryset, value, query_text=self._query_texts[value])
+        return self._query_texts[value]
 
     def filter_tissue(self, queryset: DatasetQuerySet, name: str, value: list[Tissue]) -> DatasetQuerySet:
         return queryset.in_tissues(value) if value else queryset
@@ -191,18 +194,6 @@ class DatasetFilterSet(filters.FilterSet):
 
     def filter_voxel_size_max(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
         return queryset.voxel_size_at_most(float(value))
-
-    def queryset_without(self, *names: str) -> DatasetQuerySet:
-        """The datasets matching every filter of this (valid) FilterSet except ``names``: what a
-        facet counts over, so that choosing one of its values adds to the facet's other choices."""
-        if not self.is_valid():
-            raise ValueError(f"queryset_without needs a valid filterset: {dict(self.errors)}")
-        skipped = {*names, "ordering"}
-        queryset = self.queryset.all()
-        for name, value in self.form.cleaned_data.items():
-            if name not in skipped:
-                queryset = self.filters[name].filter(queryset, value)
-        return queryset
 
 
 class VolumeFilterSet(filters.FilterSet):

@@ -70,7 +70,7 @@ T = TypeVar("T")
 MISSING: Any = object()
 """What ``cache_get`` answers when nothing usable is cached."""
 
-DERIVED_REVISION = 2
+DERIVED_REVISION = 3
 """Raise when what ``catalog.indexing`` derives changes: ``migrate`` then rebuilds every row."""
 
 # Bookkeeping and derived rows: writing them changes no cached read.

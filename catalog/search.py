@@ -1,42 +1,45 @@
-"""Full-text search over datasets.
+"""Full-text search over datasets, through the narrow index table ``DatasetSearch``.
 
-PostgreSQL: a weighted ``tsvector`` stored on each dataset (A: title and slug, B: description,
-C: organism, tissue, cell type and organelle names) matched through its GIN index with
-``websearch_to_tsquery`` and ranked with ``ts_rank``. When the words match no dataset as
-written, each word the catalog does not know is replaced by the most similar catalog word
-(pg_trgm trigram similarity over the vocabulary and titles), so that ``mitochondira`` still
-finds mitochondria; a good query never pays for this. SQLite: the same query syntax (words,
-"quoted phrases", ``or``, ``-excluded``) matched case-insensitively against the same texts
-(``search_text``), with a rank that weighs the same fields the same way, and no spelling
-correction. Both return the queryset annotated with ``search_rank`` and ordered by it.
+The index row of a dataset holds three weighted texts: A title and slug, B description, C
+organism, tissue, cell type, treatment and class names. A search joins it to the datasets by
+key, so counting and ranking the matches never reads the wide dataset rows.
 
-The stored fields are derived data, kept current by ``catalog.indexing`` on every commit.
+- PostgreSQL: a ``tsvector`` with a GIN index, matched with ``websearch_to_tsquery`` and ranked
+  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2).
+- SQLite: an FTS5 table with Porter stemming, matched with the same query turned into FTS5
+  syntax (``fts5_query``) and ranked with ``bm25`` under the same column weights.
+
+Both read the same web-search syntax (words, "quoted phrases", ``or``, ``-excluded``) and
+forgive typos the same way: when the words match no dataset as written, each word the
+vocabulary (``SearchWord``: class, organism, tissue, cell type and treatment names, titles and
+slugs) does not know is replaced by its most similar vocabulary word by trigram similarity
+(pg_trgm's on PostgreSQL, the same measure computed here on SQLite), so that ``mitochondira``
+still finds mitochondria; a good query never pays for this.
+
+The index is derived data, kept current by ``catalog.indexing`` on every commit.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import F, FloatField, Func, QuerySet, Value
+from django.db.models.fields import BooleanField
+from django.db.models.functions import Length
 
-from catalog import freshness
-from catalog.models import CellType, Dataset, LabelClass, Organism, Tissue, Treatment
+from catalog.indexing import MIN_WORD, words
+from catalog.models import Dataset, DatasetSearch, SearchWord
 
-# Spelling correction: words shorter than this are left alone, and a suggestion must be at
-# least this similar (pg_trgm similarity: shared trigrams over all trigrams of both words).
-MIN_WORD = 4
 MIN_SIMILARITY = 0.4
-# Datasets written per UPDATE when the index is refreshed.
-BATCH = 500
-# The rank weights that PostgreSQL's ts_rank gives the A, B and C labels by default.
-SQLITE_FIELD_WEIGHTS = (("title", 1.0), ("slug", 1.0), ("description", 0.4), ("search_text", 0.2))
-_WORD_RE = re.compile(r"[^\W_]+")
-_TOKEN_WORD_RE = re.compile(r"\S+")
+"""A suggestion must be at least this similar (shared trigrams over all trigrams of both words)."""
+FTS5_WEIGHTS = (0.0, 1.0, 0.4, 0.2)
+"""bm25 weights of the FTS5 columns (dataset_id, primary_text, description, names): the weights
+``ts_rank`` gives the A, B and C labels by default."""
 
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -80,108 +83,181 @@ def parse_query(text: str) -> ParsedQuery:
     return parsed
 
 
+def fts5_query(text: str) -> str:
+    """``text`` in FTS5's query syntax: each term a quoted phrase of its words, the terms of a
+    group joined by OR, the groups by AND, excluded terms after NOT. Blank when nothing is left."""
+    parsed = parse_query(text)
+
+    def phrase(term: str) -> str:
+        found = words(term)
+        return f'"{" ".join(found)}"' if found else ""
+
+    groups = []
+    for group in parsed.groups:
+        phrases = [p for p in (phrase(term) for term in group) if p]
+        if phrases:
+            groups.append(f"({' OR '.join(phrases)})")
+    if not groups:
+        return ""
+    query = " AND ".join(groups)
+    excluded = [p for p in (phrase(term) for term in parsed.excluded) if p]
+    return f"({query}) NOT ({' OR '.join(excluded)})" if excluded else query
+
+
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+class _IndexExpression(Func):
+    """An expression over the joined ``DatasetSearch`` row (``search_index__vector``) and the
+    query text, written per database."""
+
+    def __init__(self, column: Any, text: str, **kwargs: Any) -> None:
+        super().__init__(column, **kwargs)
+        self.text = text
+
+    def _table(self, connection: Any) -> str:
+        """SQLite: the FTS5 table's hidden column, under the alias of the joined row."""
+        column = self.source_expressions[0]
+        return f"{connection.ops.quote_name(column.alias)}.{connection.ops.quote_name(DatasetSearch._meta.db_table)}"
+
+
+class Matches(_IndexExpression):
+    """True when the dataset's index row matches the query (through the GIN or FTS5 index)."""
+
+    output_field = BooleanField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} @@ websearch_to_tsquery(%s::regconfig, %s)", [*params, settings.SEARCH_CONFIG, self.text]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        return f"{self._table(connection)} MATCH %s", [fts5_query(self.text)]
+
+
+class Rank(_IndexExpression):
+    """Relevance of the match, higher is better: ``ts_rank`` or ``-bm25`` (bm25 is lower-better)."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"ts_rank({column}, websearch_to_tsquery(%s::regconfig, %s))", [
+            *params,
+            settings.SEARCH_CONFIG,
+            self.text,
+        ]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        weights = ", ".join(str(weight) for weight in FTS5_WEIGHTS)
+        return f"-bm25({self._table(connection)}, {weights})", []
 
 
 def search_datasets(queryset: QuerySet[Dataset], text: str, *, query_text: str | None = None) -> QuerySet[Dataset]:
     """Datasets of ``queryset`` matching ``text``, annotated with ``search_rank``, best first.
 
-    On PostgreSQL the words go through the GIN index as written, or, when no dataset matches
-    them, spelling-corrected (``corrected_query``; pass ``query_text`` if already computed).
+    The words are matched as written or, when no dataset matches them, spelling-corrected
+    (``corrected_query``; pass ``query_text`` if already computed).
     """
-    parsed = parse_query(text)
-    if not is_postgresql():
-        return _search_sqlite(queryset, parsed)
-    query = _tsquery(corrected_query(text) if query_text is None else query_text)
-    rank = Coalesce(SearchRank(F("search_vector"), query), Value(0.0))
-    return queryset.filter(search_vector=query).annotate(search_rank=rank).order_by("-search_rank", "slug")
+    query = corrected_query(text) if query_text is None else query_text
+    if not is_postgresql() and not fts5_query(query):
+        return queryset.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
+    column = F("search_index__vector")
+    return _matching(queryset, query).annotate(search_rank=Rank(column, query)).order_by("-search_rank", "slug")
 
 
-def _tsquery(text: str) -> SearchQuery:
-    return SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
+def ranked_matches(query: str) -> list[tuple[int, float]]:
+    """(dataset id, relevance) of every dataset matching ``query`` (already corrected), read
+    from the narrow index table alone: one pass over the matches, no dataset row."""
+    if not is_postgresql() and not fts5_query(query):
+        return []
+    column = F("vector")
+    matching = (
+        DatasetSearch.objects.filter(Matches(column, query))
+        .annotate(rank=Rank(column, query))
+        .values_list("dataset_id", "rank")
+    )
+    sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:  # thousands of (id, rank) pairs: no ORM row handling
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _matching(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
+    # The lookup on the key makes the join to the index row an inner join, which SQLite's FTS5
+    # needs (MATCH drives the join) and which lets PostgreSQL start from the index.
+    return queryset.filter(Matches(F("search_index__vector"), query), search_index__isnull=False)
+
+
+def _any_match(text: str) -> bool:
+    if not is_postgresql() and not fts5_query(text):
+        return False
+    return _matching(Dataset.objects.all(), text).exists()
 
 
 def corrected_query(text: str) -> str:
     """``text`` itself when some dataset matches it; otherwise ``text`` with each word the
-    catalog does not know replaced by the catalog word most similar to it (pg_trgm trigram
-    similarity), so that ``mitochondira`` searches for ``mitochondria``. SQLite: ``text``."""
+    vocabulary does not know replaced by the vocabulary word most similar to it, so that
+    ``mitochondira`` searches for ``mitochondria``."""
     parsed = parse_query(text)
-    if not is_postgresql() or not parsed.groups:
+    if not parsed.groups or _any_match(text):
         return text
-    if Dataset.objects.filter(search_vector=_tsquery(text)).exists():
-        return text
-    known = set(search_lexicon())
-    unknown = sorted(
-        {word for term in parsed.terms for word in _words(term) if len(word) >= MIN_WORD and word not in known}
-    )
+    candidates = {word for term in parsed.terms for word in words(term) if len(word) >= MIN_WORD}
+    known = set(SearchWord.objects.filter(word__in=candidates).values_list("word", flat=True))
+    unknown = sorted(candidates - known)
     if not unknown:
         return text
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT ON (term) term, word FROM unnest(%s::text[]) AS term CROSS JOIN unnest(%s::text[]) AS word"
-            " WHERE similarity(word, term) >= %s ORDER BY term, similarity(word, term) DESC, word",
-            [unknown, sorted(known), MIN_SIMILARITY],
-        )
-        corrections = dict(cursor.fetchall())
+    corrections = _suggestions_postgresql(unknown) if is_postgresql() else _suggestions_sqlite(unknown)
 
     def correct(term: str) -> str:
-        fixed = " ".join(corrections.get(word, word) for word in _words(term))
+        fixed = " ".join(corrections.get(word, word) for word in words(term))
         return f'"{fixed}"' if " " in fixed else fixed
 
     groups = [" or ".join(correct(term) for term in group) for group in parsed.groups]
     return " ".join([*groups, *(f"-{correct(term)}" for term in parsed.excluded)])
 
 
-def _words(text: str) -> list[str]:
-    return [word.lower() for word in _WORD_RE.findall(text)]
-
-
-def search_lexicon() -> list[str]:
-    """The words spelling correction can suggest: names of the vocabulary and dataset titles
-    and slugs, cached per catalog version."""
-    return freshness.cached("search-lexicon", "", _read_lexicon)
-
-
-def _read_lexicon() -> list[str]:
-    texts: list[str] = []
-    for name, long_name, aliases in LabelClass.objects.values_list("name", "long_name", "aliases"):
-        texts += [name, long_name, *(alias for alias in aliases if isinstance(alias, str))]
-    for model, fields in (
-        (Organism, ("name", "common_name")),
-        (Tissue, ("name",)),
-        (CellType, ("name",)),
-        (Treatment, ("name",)),
-        (Dataset, ("title", "slug")),
-    ):
-        for row in model.objects.values_list(*fields):
-            texts += row
-    return sorted({word for text in texts for word in _words(text) if len(word) >= MIN_WORD})
-
-
-def _term_condition(term: str) -> Q:
-    condition = Q(organism__name__icontains=term)
-    for name, _weight in SQLITE_FIELD_WEIGHTS:
-        condition |= Q(**{f"{name}__icontains": term})
-    return condition
-
-
-def _search_sqlite(queryset: QuerySet[Dataset], parsed: ParsedQuery) -> QuerySet[Dataset]:
-    if not parsed.groups:
-        return queryset.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
-    condition = Q()
-    for group in parsed.groups:
-        group_condition = Q()
-        for term in group:
-            group_condition |= _term_condition(term)
-        condition &= group_condition
-    for term in parsed.excluded:
-        condition &= ~_term_condition(term)
-    rank = Value(0.0, output_field=FloatField())
-    for term in parsed.terms:
-        rank = rank + Case(
-            *[When(**{f"{name}__icontains": term}, then=Value(weight)) for name, weight in SQLITE_FIELD_WEIGHTS],
-            default=Value(0.0),
-            output_field=FloatField(),
+def _suggestions_postgresql(unknown: list[str]) -> dict[str, str]:
+    """The best vocabulary word per unknown word, found through the trigram GIN index."""
+    table = connection.ops.quote_name(SearchWord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT ON (term) term, word FROM unnest(%s::text[]) AS term JOIN {table} ON word %% term"
+            " WHERE similarity(word, term) >= %s ORDER BY term, similarity(word, term) DESC, word",
+            [unknown, MIN_SIMILARITY],
         )
-    return queryset.filter(condition).annotate(search_rank=rank).order_by("-search_rank", "slug")
+        return dict(cursor.fetchall())
+
+
+def trigrams(word: str) -> set[str]:
+    """pg_trgm's trigrams of one lower-case word: padded with two blanks before, one after."""
+    padded = f"  {word} "
+    return {padded[start : start + 3] for start in range(len(padded) - 2)}
+
+
+def similarity(first: str, second: str) -> float:
+    """pg_trgm's ``similarity`` of two words: shared trigrams over all trigrams of both."""
+    a, b = trigrams(first), trigrams(second)
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
+
+
+def _suggestions_sqlite(unknown: list[str]) -> dict[str, str]:
+    """The best vocabulary word per unknown word, by the same similarity as pg_trgm's. A word
+    of n letters has n + 1 trigrams, so only lengths whose trigram counts are within a factor
+    of MIN_SIMILARITY of each other can be similar enough: the others are never read."""
+    corrections: dict[str, str] = {}
+    for term in unknown:
+        trigram_count = len(term) + 1
+        shortest = math.ceil(MIN_SIMILARITY * trigram_count) - 1
+        longest = math.floor(trigram_count / MIN_SIMILARITY) - 1
+        nearby = (
+            SearchWord.objects.alias(length=Length("word"))
+            .filter(length__gte=shortest, length__lte=longest)
+            .values_list("word", flat=True)
+        )
+        scored = [(similarity(term, word), word) for word in nearby]
+        good = [(score, word) for score, word in scored if score >= MIN_SIMILARITY]
+        if good:
+            corrections[term] = min(good, key=lambda item: (-item[0], item[1]))[1]
+    return corrections

@@ -6,7 +6,9 @@ hierarchy, and what a dataset is annotated with. Reads only: nothing here writes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from catalog import freshness
@@ -48,11 +50,34 @@ def annotated_classes(dataset: Dataset) -> QuerySet[LabelClass]:
     return LabelClass.objects.filter(pk__in=direct).only("id", "name", "long_name", "colour", "label_id")
 
 
+VOCABULARY_RELATIONS = ("tissues", "cell_types", "treatments", "institutions")
+
+
+def dataset_vocabulary(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
+    """A dataset's tissues ``(slug, name, uberon_id)`` and cell type, treatment and institution
+    names, each by name: one UNION ALL query instead of a prefetch per relation."""
+    quote = connection.ops.quote_name
+    parts = []
+    for kind, name in enumerate(VOCABULARY_RELATIONS):
+        relation = Dataset._meta.get_field(name)
+        target = relation.related_model._meta
+        columns = "t.slug, t.name, t.uberon_id" if name == "tissues" else "NULL, t.name, NULL"
+        parts.append(
+            f"SELECT {kind}, {columns} FROM {quote(target.db_table)} t JOIN {quote(relation.m2m_db_table())} l"
+            f" ON l.{quote(relation.m2m_reverse_name())} = t.id WHERE l.{quote(relation.m2m_column_name())} = %s"
+        )
+    found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in VOCABULARY_RELATIONS}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 3", [dataset_id] * len(parts))
+        for kind, slug, name, uberon_id in cursor.fetchall():
+            relation = VOCABULARY_RELATIONS[kind]
+            found[relation].append((slug, name, uberon_id) if relation == "tissues" else (name,))
+    return found
+
+
 def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:
     queryset = Volume.objects.select_related("dataset", "label_class", "statistics").defer(
         "dataset__description",
-        "dataset__search_vector",
-        "dataset__search_text",
         "dataset__sample_protocol",
         "dataset__contributions",
         "dataset__acknowledgements",

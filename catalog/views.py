@@ -32,7 +32,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from catalog import citations, downloads, freshness
 from catalog.errors import InvalidRequestError
-from catalog.facets import dataset_facets
+from catalog.facets import dataset_facets, indexed_list
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import (
     BenchmarkResult,
@@ -149,7 +149,7 @@ def _is_htmx_fragment(request: HttpRequest) -> bool:
     return request.headers.get(HTMX_PARTIAL_HEADER) == "true" and not request.headers.get("HX-History-Restore-Request")
 
 
-def _paginate(request: HttpRequest, items: QuerySet, per_page: int) -> Page:
+def _paginate(request: HttpRequest, items: QuerySet | Any, per_page: int) -> Page:
     """The requested page; an out-of-range or malformed page number gives the nearest valid page."""
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
@@ -285,7 +285,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     filterset = DatasetFilterSet(params, queryset=Dataset.objects.for_list())
     status = 200
     if filterset.is_valid():
-        datasets = filterset.qs
+        # Counted and paged on the facet index where it can (catalog.facets), else in SQL.
+        datasets = indexed_list(filterset, Dataset.objects.for_list()) or filterset.qs
         facets = dataset_facets(filterset)
         errors: dict[str, list[str]] = {}
     else:
@@ -566,7 +567,6 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Everything about one dataset, with a way into the viewer for each part of it."""
     dataset = get_object_or_404(
         Dataset.objects.for_citation()
-        .defer("search_vector", "search_text")
         .with_image_thumbnail()
         .prefetch_related(
             "cell_types",

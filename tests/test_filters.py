@@ -160,28 +160,79 @@ def test_search_index_follows_refresh(api, small_catalog: SmallCatalog) -> None:
     refresh_derived([small_catalog.macrophage.pk])
     assert slugs(api.get("/api/datasets/?q=kupffer")) == ["jrc_macrophage-2"]
     assert slugs(api.get("/api/datasets/?q=peripheral")) == ["jrc_macrophage-2"]
+    # The new words join the spelling vocabulary with the dataset's refresh.
+    assert slugs(api.get("/api/datasets/?q=kupfer")) == ["jrc_macrophage-2"]
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="trigram similarity is PostgreSQL's (pg_trgm); SQLite has no typo match")
-def test_search_forgives_typos_on_postgresql(api, small_catalog: SmallCatalog) -> None:
+def test_search_forgives_typos(api, small_catalog: SmallCatalog) -> None:
     assert sorted(slugs(api.get("/api/datasets/?q=mitochondira"))) == ["jrc_hela-2", "jrc_mus-liver"]
     assert slugs(api.get("/api/datasets/?q=macrophgae")) == ["jrc_macrophage-2"]
+    # A word cut short is corrected too; a known word (liver) is kept as written.
+    assert sorted(slugs(api.get("/api/datasets/?q=mitochond"))) == ["jrc_hela-2", "jrc_mus-liver"]
+    assert slugs(api.get("/api/datasets/?q=mitochond -liver")) == ["jrc_hela-2"]
+    assert slugs(api.get("/api/datasets/?q=qwertyuiop")) == []
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="the stored tsvector exists on PostgreSQL only")
+def test_similarity_is_pg_trgm_similarity() -> None:
+    assert search.similarity("word", "word") == 1.0
+    # "  mitochondira " and "  mitochondria ": 9 shared of 17 distinct trigrams (pg_trgm: 0.5294118).
+    assert search.similarity("mitochondira", "mitochondria") == pytest.approx(9 / 17)
+    assert search.similarity("abcd", "wxyz") == 0.0
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT similarity('mitochondira', 'mitochondria'), similarity('macrophgae', 'macrophage')")
+            expected = cursor.fetchone()
+        assert search.similarity("mitochondira", "mitochondria") == pytest.approx(expected[0], abs=1e-6)
+        assert search.similarity("macrophgae", "macrophage") == pytest.approx(expected[1], abs=1e-6)
+
+
+def test_fts5_query_keeps_the_websearch_syntax() -> None:
+    assert search.fts5_query('"interphase hela" mito or er -macrophage') == (
+        '(("interphase hela") AND ("mito" OR "er")) NOT ("macrophage")'
+    )
+    assert search.fts5_query('a"b NOT') == '("a b") AND ("not")'
+    assert search.fts5_query("-liver") == ""
+    assert search.fts5_query("--- ...") == ""
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="the tsvector index exists on PostgreSQL only (SQLite: FTS5)")
 def test_search_vector_is_weighted_on_postgresql(small_catalog: SmallCatalog) -> None:
-    vector = models.Dataset.objects.values_list("search_vector", flat=True).get(pk=small_catalog.liver.pk)
+    vector = models.DatasetSearch.objects.values_list("vector", flat=True).get(dataset=small_catalog.liver)
     positions = dict(item.split(":", 1) for item in vector.split(" "))
     assert "A" in positions["'liver'"]  # title and slug
     assert "C" in positions["'liver'"]  # tissue name
     assert positions["'hepatocyt'"].endswith("B")  # description only
 
 
-def test_sqlite_fallback_matches_substrings(api, small_catalog: SmallCatalog, monkeypatch) -> None:
-    """The SQLite path, forced on whichever database runs the suite (CI runs PostgreSQL)."""
-    monkeypatch.setattr(search, "is_postgresql", lambda: False)
-    assert sorted(slugs(api.get("/api/datasets/?q=mitochond"))) == ["jrc_hela-2", "jrc_mus-liver"]
-    assert slugs(api.get("/api/datasets/?q=mitochond -liver")) == ["jrc_hela-2"]
+@pytest.mark.skipif(ON_POSTGRESQL, reason="the FTS5 index exists on SQLite only (PostgreSQL: tsvector)")
+def test_fts5_index_holds_the_weighted_texts_on_sqlite(small_catalog: SmallCatalog) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dataset_id, primary_text, description, names FROM catalog_datasetsearch WHERE rowid = %s",
+            [small_catalog.liver.pk],
+        )
+        dataset_id, primary, description, names = cursor.fetchone()
+    assert dataset_id == small_catalog.liver.pk
+    assert "jrc mus liver" in primary.lower()
+    assert "hepatocyte" in description.lower()
+    assert "Liver" in names
+
+
+def test_search_index_drops_deleted_datasets(api, small_catalog: SmallCatalog) -> None:
+    macrophage = small_catalog.macrophage.pk
+    models.Dataset.objects.filter(pk=macrophage).delete()
+    refresh_derived([macrophage])
+    with connection.cursor() as cursor:
+        key = "dataset_id" if ON_POSTGRESQL else "rowid"
+        cursor.execute(f"SELECT count(*) FROM catalog_datasetsearch WHERE {key} = %s", [macrophage])
+        assert cursor.fetchone()[0] == 0
+    assert slugs(api.get("/api/datasets/?q=liver")) == ["jrc_mus-liver"]
+
+
+def test_search_words_are_the_vocabulary(small_catalog: SmallCatalog) -> None:
+    words = set(models.SearchWord.objects.values_list("word", flat=True))
+    assert {"mitochondria", "macrophage", "liver", "musculus"} <= words
+    assert all(len(word) >= 4 for word in words)
 
 
 # Facets ------------------------------------------------------------------------------------------
@@ -255,3 +306,70 @@ def test_facets_count_within_the_other_filters(small_catalog: SmallCatalog) -> N
 def test_facets_refuse_an_invalid_filterset(small_catalog: SmallCatalog) -> None:
     with pytest.raises(ValueError, match="voxel_size_max"):
         dataset_facets(DatasetFilterSet(QueryDict("voxel_size_max=abc"), queryset=models.Dataset.objects.all()))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "organism=mus-musculus", "modality=fib-sem&organelle=mito", "q=liver&has_crops=false", "voxel_size_max=8"],
+)
+def test_every_facet_count_is_the_size_of_the_list_it_leads_to(api, small_catalog: SmallCatalog, query: str) -> None:
+    """A value's count is the size of the list with that value as its facet's only choice."""
+    body = api.get(f"/api/datasets/facets/?{query}").json()
+    params = QueryDict(query, mutable=True)
+    assert body["total"] == api.get(f"/api/datasets/?{params.urlencode()}").json()["count"]
+    parameter_of = {"voxel_size": "voxel_size_max"}
+    checked = 0
+    for name in ("organism", "tissue", "modality", "organelle", "collection", "has_crops", "fixation", "voxel_size"):
+        parameter = parameter_of.get(name, name)
+        for item in body[name]:
+            chosen = params.copy()
+            chosen.setlist(parameter, [item["value"]])
+            listed = api.get(f"/api/datasets/?{chosen.urlencode()}").json()["count"]
+            assert item["count"] == listed, (name, item)
+            checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "ordering=title",
+        "ordering=-release_date",
+        "ordering=-slug&organism=mus-musculus",
+        "organelle=nuc&ordering=release_date",
+        "tissue=liver&tissue=blood",
+        "has_crops=false&voxel_size_max=16",
+        "voxel_size_min=4&fixation=chemical&fixation=hpf",
+        "collection=cellmap-segmentation-challenge&modality=fib-sem",
+        "q=liver",
+        "q=mitochondria&organism=mus-musculus",
+        "q=hela or macrophage",
+        "q=mitochondira",
+        "q=zebrafish",
+    ],
+)
+def test_the_indexed_list_is_the_sql_list(api, small_catalog: SmallCatalog, query: str) -> None:
+    """Lists the facet index answers (catalog.facets.indexed_list) hold what SQL answers, in order."""
+    from catalog.facets import indexed_list
+
+    filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
+    assert filterset.is_valid()
+    indexed = indexed_list(filterset, models.Dataset.objects.all())
+    assert indexed is not None
+    expected = [dataset.slug for dataset in filterset.qs]
+    assert indexed.count() == len(expected)
+    assert [dataset.slug for dataset in indexed[0 : len(expected)]] == expected
+    ranks = [getattr(dataset, "search_rank", None) for dataset in filterset.qs]
+    assert [getattr(dataset, "search_rank", None) for dataset in indexed[0 : len(expected)]] == ranks
+    assert [dataset.slug for dataset in indexed[1:2]] == expected[1:2]
+    assert slugs(api.get(f"/api/datasets/?{query}")) == expected
+
+
+def test_searches_in_an_explicit_order_and_other_orders_are_listed_by_sql(small_catalog: SmallCatalog) -> None:
+    from catalog.facets import indexed_list
+
+    for query in ("q=liver&ordering=title", "ordering=-crop_count", "ordering=title,slug"):
+        filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
+        assert filterset.is_valid()
+        assert indexed_list(filterset, models.Dataset.objects.all()) is None

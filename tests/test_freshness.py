@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from catalog import freshness
 from catalog.models import CatalogVersion, Crop, Dataset, DatasetClass, Tissue, Volume
+from catalog.search import search_datasets
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,11 +271,14 @@ def test_moving_a_volume_refreshes_the_dataset_it_leaves(django_capture_on_commi
 
 @pytest.mark.django_db
 def test_migrate_rebuilds_derived_rows_when_their_recipe_changes() -> None:
-    dataset = factories.DatasetFactory(slug="jrc_upgraded", title="Upgraded")
-    Dataset.objects.filter(pk=dataset.pk).update(search_text="")
+    factories.DatasetFactory(slug="jrc_upgraded", title="Upgraded")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM catalog_datasetsearch")
+    assert not search_datasets(Dataset.objects.all(), "upgraded", query_text="upgraded").exists()
     CatalogVersion.objects.filter(pk=CatalogVersion.SINGLETON_ID).update(derived_revision=0)
     freshness.ensure_derived_current()
-    assert "upgraded" in Dataset.objects.get(pk=dataset.pk).search_text
+    found = search_datasets(Dataset.objects.all(), "upgraded", query_text="upgraded")
+    assert [dataset.slug for dataset in found] == ["jrc_upgraded"]
     assert CatalogVersion.objects.get().derived_revision == freshness.DERIVED_REVISION
 
 

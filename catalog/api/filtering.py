@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import QuerySet
+from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -43,6 +44,12 @@ class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend on list endpoints; unknown parameters are a 400 naming them."""
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset = self.validated_filterset(request, queryset, view)
+        return queryset if filterset is None else filterset.qs
+
+    def validated_filterset(self, request: Request, queryset: QuerySet, view: Any) -> Any:
+        """The view's FilterSet for this request, checked (a 400 naming what is wrong), or None
+        when the view has none; its SQL queryset (``.qs``) is not built yet."""
         allowed = set(getattr(view, "extra_query_parameters", ())) | format_parameter(view)
         paginator = getattr(view, "paginator", None)
         if paginator is not None:
@@ -51,7 +58,10 @@ class StrictFilterBackend(DjangoFilterBackend):
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
         reject_unknown_parameters(request, allowed)
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is not None and not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        return filterset
 
 
 class FormatIsAFilterNegotiation(DefaultContentNegotiation):

@@ -325,7 +325,7 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = models.Dataset
-        exclude = ["id", "search_vector", "search_text", "voxel_size_x", "voxel_size_y", "voxel_size_z"]
+        exclude = ["id", "voxel_size_x", "voxel_size_y", "voxel_size_z"]
         exclude += ["extent_x", "extent_y", "extent_z", "viewer_problem_field", "inline_state_length"]
 
     def get_organelles(self, dataset: models.Dataset) -> list[str]:

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from catalog import citations, downloads, facets, filters, freshness, selectors
-from catalog.api import serializers
+from catalog.api import payloads, serializers
 from catalog.api.filtering import (
     FormatIsAFilterNegotiation,
     StrictFilterBackend,
@@ -223,12 +223,30 @@ class DatasetViewSet(WritableCatalogViewSet):
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
             return Dataset.objects.for_citation()
-        return Dataset.objects.for_detail()
+        return Dataset.objects.for_detail(with_vocabulary=self.action != "retrieve")
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action == "list":
             return serializers.DatasetListSerializer
         return serializers.DatasetDetailSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._list, request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._retrieve, request, *args, **kwargs)
+
+    def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The list, its rows written by plain functions (``catalog.api.payloads``), not DRF's."""
+        queryset = self.get_queryset()
+        filterset = StrictFilterBackend().validated_filterset(request, queryset, self)
+        # Filters and orders the facet index knows are counted and paged there, not in SQL.
+        rows = facets.indexed_list(filterset, queryset) or filterset.qs
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(payloads.dataset_rows(request, page))
+
+    def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(payloads.dataset_record(request, self.get_object()))
 
     def _detail(self, slug: str, created: bool) -> Response:
         dataset = Dataset.objects.for_detail().get(slug=slug)

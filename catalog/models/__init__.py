@@ -5,7 +5,7 @@ from catalog.models.conversion import ConversionPart, ConversionRun, ConversionT
 from catalog.models.crops import Crop, CropContent
 from catalog.models.curated_views import CuratedView, CuratedViewLayer
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
-from catalog.models.derived import CatalogVersion, DatasetClass
+from catalog.models.derived import CatalogVersion, DatasetClass, DatasetSearch, SearchWord
 from catalog.models.ingest import IngestRun, VolumeStatistics
 from catalog.models.saved_states import SavedState
 from catalog.models.vocabulary import CellType, Institution, LabelClass, Organism, Tissue, Treatment
@@ -28,6 +28,7 @@ __all__ = [
     "Dataset",
     "DatasetClass",
     "DatasetDOI",
+    "DatasetSearch",
     "IngestRun",
     "Institution",
     "LabelClass",
@@ -35,6 +36,7 @@ __all__ = [
     "Organism",
     "Publication",
     "SavedState",
+    "SearchWord",
     "SegmentLabel",
     "Tissue",
     "Treatment",

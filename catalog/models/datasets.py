@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
@@ -150,16 +149,15 @@ class DatasetQuerySet(models.QuerySet):
             Prefetch("collections", queryset=Collection.objects.select_related("doi")),
         )
 
-    def for_detail(self) -> DatasetQuerySet:
-        """Datasets with everything a detail record shows, in a fixed number of queries."""
+    def for_detail(self, *, with_vocabulary: bool = True) -> DatasetQuerySet:
+        """Datasets with everything a detail record shows, in a fixed number of queries (without
+        the tissues, cell types, treatments and institutions unless ``with_vocabulary``: the
+        API's record reads them in one query, ``catalog.selectors.dataset_vocabulary``)."""
+        vocabulary = ("tissues", "cell_types", "treatments", "institutions") if with_vocabulary else ()
         return (
             self.select_related("organism")
-            .defer("search_vector", "search_text")
             .prefetch_related(
-                "tissues",
-                "cell_types",
-                "treatments",
-                "institutions",
+                *vocabulary,
                 Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
                 Prefetch("publications", queryset=Publication.objects.select_related("doi")),
                 Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
@@ -307,17 +305,8 @@ class Dataset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # Search (catalog/search.py keeps both fresh through refresh_search_index). On PostgreSQL the
-    # search migration adds a GIN index on search_vector; it lives in the migration, not in Meta,
-    # so that SQLite table rebuilds never meet it.
-    search_vector = SearchVectorField(
-        null=True, editable=False, help_text="Weighted tsvector: A title and slug, B description, C vocabulary names."
-    )
-    search_text = models.TextField(
-        blank=True,
-        editable=False,
-        help_text="Distinct words of title, slug, description and names: what SQLite searches.",
-    )
+    # Searched through its own narrow index table (catalog.models.derived.DatasetSearch), filled
+    # by catalog.indexing: no search text widens the rows every list reads.
 
     objects = DatasetQuerySet.as_manager()
 

@@ -6,6 +6,7 @@ Nobody edits these rows: every committed change to a record refreshes what depen
 
 from __future__ import annotations
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -55,5 +56,43 @@ class DatasetClass(models.Model):
         return f"{self.dataset_id} ~ {self.label_class_id}"
 
 
-DERIVED_MODELS = (CatalogVersion, DatasetClass)
+class DatasetSearch(models.Model):
+    """A dataset's full-text index row, narrow so that a search never reads the wide dataset row.
+
+    Not a table Django manages: migration 0010 creates it per database. On PostgreSQL, ``vector``
+    is a weighted ``tsvector`` (A title and slug, B description, C organism, tissue, cell type,
+    treatment and class names) with a GIN index. On SQLite it is an FTS5 table whose indexed
+    columns are the same three texts (``primary_text``, ``description``, ``names``, ranked with
+    bm25) and whose rowid is the dataset's id; ``vector`` does not exist there.
+    """
+
+    dataset = models.OneToOneField(
+        "catalog.Dataset",
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="search_index",
+    )
+    vector = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "catalog_datasetsearch"
+
+    def __str__(self) -> str:
+        return f"search index of {self.dataset_id}"
+
+
+class SearchWord(models.Model):
+    """A word spelling correction can suggest: names of the vocabulary, dataset titles and slugs.
+
+    Rebuilt with the search index; on PostgreSQL a trigram GIN index finds the similar words."""
+
+    word = models.CharField(max_length=100, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.word
+
+
+DERIVED_MODELS = (CatalogVersion, DatasetClass, DatasetSearch, SearchWord)
 """Not records: nobody edits them (no admin), and writing them changes no cached read."""

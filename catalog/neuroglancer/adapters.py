@@ -295,7 +295,7 @@ def viewer_facts(dataset_ids: Sequence[int]) -> CatalogFacts:
     """Build, for the given datasets, every state their endpoints would serve (the same recipe
     calls as ``build_*_state``, from rows fetched in a fixed number of queries) and keep only
     the outcome of each."""
-    datasets = list(Dataset.objects.filter(pk__in=dataset_ids).defer("search_vector", "search_text"))
+    datasets = list(Dataset.objects.filter(pk__in=dataset_ids))
     volumes_of: dict[int, list[Volume]] = defaultdict(list)
     for volume in volumes_for_viewer(Volume.objects.filter(dataset_id__in=dataset_ids)):
         volumes_of[volume.dataset_id].append(volume)

@@ -1,0 +1,58 @@
+"""The plain-function dataset payloads (catalog.api.payloads) write exactly what the DRF
+serializers, which stay the schema and answer the writes, would write."""
+
+# Fixtures imported from tests.test_api_fixtures are redefined as test parameters.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.renderers import JSONRenderer
+from rest_framework.test import APIRequestFactory
+
+from catalog import models
+from catalog.api import payloads, serializers
+from catalog.search import search_datasets
+from tests.test_api_fixtures import SmallCatalog, api, small_catalog  # noqa: F401
+from tests.test_api_queries import build_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def rendered(data: object) -> dict | list:
+    """What the API's renderer makes of the data, read back (dates, decimals as in the response)."""
+    return json.loads(JSONRenderer().render(data))
+
+
+@pytest.mark.parametrize("with_request", [True, False])
+def test_rows_and_records_equal_the_serializers(with_request: bool) -> None:
+    request = APIRequestFactory().get("/api/datasets/") if with_request else None
+    context = {"request": request}
+    build_rows(3)  # views, DOIs, publications, institutions, tissues, a collection, crops, classes
+    datasets = list(models.Dataset.objects.for_list())
+    assert len(datasets) == 3
+    expected = serializers.DatasetListSerializer(datasets, many=True, context=context).data
+    assert rendered(payloads.dataset_rows(request, datasets)) == rendered(expected)
+    assert list(payloads.dataset_rows(request, datasets)[0]) == list(expected[0])  # the same key order
+    searched = list(search_datasets(models.Dataset.objects.for_list(), "dataset"))
+    expected = serializers.DatasetListSerializer(searched, many=True, context=context).data
+    assert rendered(payloads.dataset_rows(request, searched)) == rendered(expected)
+    assert searched
+    assert all(row["search_rank"] > 0 for row in payloads.dataset_rows(request, searched))
+    for dataset in models.Dataset.objects.for_detail():
+        expected = serializers.DatasetDetailSerializer(dataset, context=context).data
+        record = payloads.dataset_record(request, dataset)
+        assert rendered(record) == rendered(expected), dataset.slug
+        assert list(record) == list(expected)
+
+
+def test_the_api_answers_with_them(api, small_catalog: SmallCatalog) -> None:
+    body = api.get("/api/datasets/jrc_hela-2/").json()
+    dataset = models.Dataset.objects.for_detail().get(slug="jrc_hela-2")
+    request = APIRequestFactory().get("/api/datasets/jrc_hela-2/")
+    assert body == rendered(serializers.DatasetDetailSerializer(dataset, context={"request": request}).data)
+    rows = api.get("/api/datasets/?q=liver").json()["results"]
+    assert [row["slug"] for row in rows] == ["jrc_mus-liver", "jrc_macrophage-2"]
+    assert rows[0]["api_url"] == "http://testserver/api/datasets/jrc_mus-liver/"
