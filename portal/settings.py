@@ -205,6 +205,15 @@ CONVERSION_OUTPUT_PREFIX = env.str("CONVERSION_OUTPUT_PREFIX", default="converte
 CONVERSION_WORK_DIR = Path(env.str("CONVERSION_WORK_DIR", default=str(BASE_DIR / "conversion-work")))
 CONVERSION_PART_BYTES = env.int("CONVERSION_PART_BYTES", default=128 * 1024 * 1024)
 CONVERSION_TASK_SOFT_TIME_LIMIT = env.int("CONVERSION_TASK_SOFT_TIME_LIMIT", default=60 * 60)
+# Cut-outs (POST /api/cutouts/): zipped OME-Zarr artifacts go to this bucket and prefix (default:
+# the conversion output bucket); anonymous requests are capped in uncompressed bytes and rate
+# limited per address, staff are not; a presigned link stays valid this many seconds.
+CUTOUT_RESULTS_BUCKET = env.str("CUTOUT_RESULTS_BUCKET", default=CONVERSION_OUTPUT_BUCKET)
+CUTOUT_RESULTS_PREFIX = env.str("CUTOUT_RESULTS_PREFIX", default="cutouts")
+CUTOUT_ANONYMOUS_MAX_BYTES = env.int("CUTOUT_ANONYMOUS_MAX_BYTES", default=256 * 1024 * 1024)
+CUTOUT_ANONYMOUS_RATE = env.str("CUTOUT_ANONYMOUS_RATE", default="10/hour")
+CUTOUT_LINK_SECONDS = env.int("CUTOUT_LINK_SECONDS", default=24 * 60 * 60)
+CUTOUT_TASK_SOFT_TIME_LIMIT = env.int("CUTOUT_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 
 # Background jobs (ingest runs; catalog.models.jobs). The sweeper (`manage.py sweep_runs`, every
 # JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for JOB_QUEUED_SECONDS again, at most
