@@ -19,10 +19,13 @@ from zarr.storage import ZipStore
 
 from catalog.conversion import writer
 from catalog.models import CutoutRun
+from catalog.services import jobs
+from tests.fixtures.redis import free_port
 from tests.fixtures.s3 import S3Server
 from tests.test_crop_contents import SHAPE, classes, crop_bucket, instance_labels, s3_env  # noqa: F401  (fixtures)
 from tests.test_crop_downloads import EM, ingested  # noqa: F401  (fixtures)
 from tests.test_ingest_data import gradient_volume
+from tests.test_sweeper import broker  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -225,3 +228,20 @@ def test_bad_requests_are_400s_naming_the_field(
     error = response.json()["errors"][0]
     assert (error["field"], words in error["message"]) == (field, True), error
     assert not CutoutRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cutout_with_the_broker_down_answers_503_and_fails_the_run(
+    results: str,
+    broker: Any,  # noqa: F811
+) -> None:
+    broker(f"redis://127.0.0.1:{free_port()}/0")
+
+    response = APIClient().post("/api/cutouts/", {"crop": 7, "classes": ["mito"]}, format="json")
+
+    assert response.status_code == 503, response.content
+    run = CutoutRun.objects.get()
+    assert f"cutout run {run.pk} was recorded as failed" in response.json()["detail"]
+    assert (run.status, run.enqueued_at) == ("failed", None)
+    assert "task broker could not be reached" in run.enqueue_error
+    assert CutoutRun in jobs.job_models()  # the sweeper watches cut-outs too
