@@ -31,9 +31,10 @@ pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
 
 @pytest.fixture
-def results(ingested: str, s3_env: S3Server, settings: Any) -> str:  # noqa: F811  (fixtures)
-    """A results bucket, and the crop bucket allow-listed for jobs."""
+def results(ingested: str, s3_env: S3Server, settings: Any, tmp_path: Path) -> str:  # noqa: F811  (fixtures)
+    """A results bucket, the crop bucket allow-listed for jobs, and a work folder of the test's own."""
     settings.INGEST_ALLOWED_BUCKETS = [ingested]
+    settings.CONVERSION_WORK_DIR = tmp_path / "work"
     settings.CUTOUT_RESULTS_BUCKET = s3_env.create_public_bucket()
     return settings.CUTOUT_RESULTS_BUCKET
 
@@ -166,6 +167,7 @@ def test_anonymous_cutouts_are_rate_limited_staff_are_not(
 
 def test_a_crash_mid_job_leaves_no_artifact(
     results: str,
+    settings: Any,
     django_capture_on_commit_callbacks: Any,
     monkeypatch: pytest.MonkeyPatch,
     s3_env: S3Server,  # noqa: F811
@@ -181,6 +183,7 @@ def test_a_crash_mid_job_leaves_no_artifact(
 
     monkeypatch.setattr(writer, "write_pyramid_part", crash_halfway)
     response = post(APIClient(), django_capture_on_commit_callbacks, {"crop": 7, "padding_nm": 8})
+    assert list(settings.CONVERSION_WORK_DIR.iterdir()) == []  # nor a half-written folder
 
     assert response.status_code == 202
     body = APIClient().get(response["Location"]).json()
@@ -245,3 +248,11 @@ def test_a_cutout_with_the_broker_down_answers_503_and_fails_the_run(
     assert (run.status, run.enqueued_at) == ("failed", None)
     assert "task broker could not be reached" in run.enqueue_error
     assert CutoutRun in jobs.job_models()  # the sweeper watches cut-outs too
+
+
+def test_the_api_root_and_schema_list_cutouts() -> None:
+    assert APIClient().get("/api/").json()["cutouts"] == "http://testserver/api/cutouts/"
+    paths = APIClient().get("/api/schema/?format=json").json()["paths"]
+    assert set(paths["/api/cutouts/"]) == {"post"}
+    assert set(paths["/api/cutouts/{id}/"]) == {"get"}
+    assert {"200", "202", "400", "429", "503"} <= set(paths["/api/cutouts/"]["post"]["responses"])

@@ -5,10 +5,10 @@ as one self-contained, zipped OME-Zarr in the results bucket.
 label voxels and the voxel box under it, as the download panel computes them; every label array
 of the chosen classes, whole, at its finest level), hashes it, and either answers the run that
 already holds (or is making) that artifact or records a queued run. ``execute_cutout_run`` (the
-worker) reads exactly those voxels through ``catalog.s3``, writes the OME-Zarr into a local
-temporary folder (the EM as the image, each class under ``labels/`` with its own voxel size and
-translation, so it lands where the crop is), zips it and uploads the zip under its final key in
-one put: a job that stops anywhere before that leaves no object behind. An artifact already in
+worker) reads exactly those voxels through ``catalog.s3``, writes the OME-Zarr into a temporary
+folder below ``CONVERSION_WORK_DIR`` (the EM as the image, each class under ``labels/`` with its
+own voxel size and translation, so it lands where the crop is), zips it and uploads the zip under
+its final key in one put: a job that stops anywhere before that leaves no object behind. An artifact already in
 the bucket under the request's key is reused, not written again.
 """
 
@@ -354,7 +354,8 @@ def execute_cutout_run(*, run_id: int, final_attempt: bool = True) -> None:
         client = S3Writer()
         size = None
         if not client.exists(location):
-            with tempfile.TemporaryDirectory(prefix="cutout-") as work:
+            settings.CONVERSION_WORK_DIR.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="cutout-", dir=settings.CONVERSION_WORK_DIR) as work:
                 archive = write_artifact(client, run.request, Path(work), progress)
                 size = archive.stat().st_size
                 client.upload(location, archive, content_type="application/zip")
