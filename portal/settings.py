@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
         "MeshFormatEnum": "catalog.models.base.MeshFormat",
         "VolumeStatusEnum": "catalog.models.base.VolumeStatus",
         "ConversionStatusEnum": "catalog.models.conversion.ConversionStatus",
+        "JobStatusEnum": "catalog.models.jobs.JobStatus",
         "ConversionKindEnum": "catalog.api.conversions.CONVERSION_KINDS",
         "VolumeKindEnum": "catalog.models.base.VolumeKind",
     },
