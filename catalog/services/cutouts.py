@@ -246,6 +246,9 @@ def start_cutout(
         )
     location = artifact_location(plan.key)
     with transaction.atomic():
+        # Two requests for the same cut-out at once: the dataset's row lock makes the second
+        # wait and then find the first one's run (PostgreSQL; SQLite serializes writes anyway).
+        list(Dataset.objects.select_for_update().filter(pk=plan.dataset.pk).values_list("pk", flat=True))
         existing = (
             CutoutRun.objects.filter(request_key=plan.key).exclude(status=JobStatus.FAILED).order_by("-created_at")
         ).first()
