@@ -5,6 +5,7 @@ limit hold, and a crash mid-job leaves no artifact behind."""
 from __future__ import annotations
 
 import io
+import threading
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -14,16 +15,18 @@ import numpy as np
 import pytest
 import zarr
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.test import APIClient
 from zarr.storage import ZipStore
 
 from catalog.conversion import writer
 from catalog.models import CutoutRun
-from catalog.services import jobs
+from catalog.services import cutouts, jobs
 from tests.fixtures.redis import free_port
 from tests.fixtures.s3 import S3Server
 from tests.test_crop_contents import SHAPE, classes, crop_bucket, instance_labels, s3_env  # noqa: F401  (fixtures)
 from tests.test_crop_downloads import EM, ingested  # noqa: F401  (fixtures)
+from tests.test_database_restart import postgresql  # noqa: F401  (fixture)
 from tests.test_ingest_data import gradient_volume
 from tests.test_sweeper import broker  # noqa: F401  (fixture)
 
@@ -256,3 +259,32 @@ def test_the_api_root_and_schema_list_cutouts() -> None:
     assert set(paths["/api/cutouts/"]) == {"post"}
     assert set(paths["/api/cutouts/{id}/"]) == {"get"}
     assert {"200", "202", "400", "429", "503"} <= set(paths["/api/cutouts/"]["post"]["responses"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_requests_at_once_get_one_run(
+    results: str,
+    postgresql: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs, "enqueue_job", lambda job: None)  # only the bookkeeping races here
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, bool]] = []
+
+    def ask() -> None:
+        try:
+            barrier.wait(timeout=10)
+            run, created = cutouts.start_cutout(requested_by=None, crop_number=7, classes=["mito"])
+            answers.append((run.pk, created))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert CutoutRun.objects.count() == 1
+    assert sorted(created for _, created in answers) == [False, True]
+    assert len({pk for pk, _ in answers}) == 1
