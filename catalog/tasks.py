@@ -97,9 +97,16 @@ CONVERSION_TASK_OPTIONS: dict[str, Any] = {
 
 @shared_task(name="catalog.conversion_run", **CONVERSION_TASK_OPTIONS)
 def conversion_run_task(self: Task, run_id: int) -> None:
-    """Stage, plan and fan out the parts of one ConversionRun."""
+    """Stage, plan and fan out the parts of one ConversionRun, taken up where it stands. A run
+    that ended is left as it is: one that succeeded was sent twice (the sweeper and a slow
+    queue), one that failed runs again only through ``resume_conversion``, which queues it
+    first (a late copy would rewrite the parts of volumes that failed, and never finish them)."""
+    from catalog.models import ConversionRun
+    from catalog.models.jobs import FINISHED
     from catalog.services.conversion import execute_conversion_run
 
+    if ConversionRun.objects.filter(pk=run_id, status__in=FINISHED).exists():
+        return
     _conversion_task(self, execute_conversion_run, run_id=run_id)
 
 

@@ -215,16 +215,18 @@ CUTOUT_ANONYMOUS_RATE = env.str("CUTOUT_ANONYMOUS_RATE", default="10/hour")
 CUTOUT_LINK_SECONDS = env.int("CUTOUT_LINK_SECONDS", default=24 * 60 * 60)
 CUTOUT_TASK_SOFT_TIME_LIMIT = env.int("CUTOUT_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 
-# Background jobs (ingest runs; catalog.models.jobs). The sweeper (`manage.py sweep_runs`, every
-# JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for JOB_QUEUED_SECONDS again, at most
-# JOB_MAX_REQUEUES times, then fails it; it fails a running or retrying job without a sign of life
-# for JOB_STALE_SECONDS, which must exceed every task's hard time limit.
+# Background jobs (ingest and conversion runs; catalog.models.jobs). The sweeper (`manage.py
+# sweep_runs`, every JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for
+# JOB_QUEUED_SECONDS again, at most JOB_MAX_REQUEUES times, then fails it; it fails a job in
+# progress without a sign of life for JOB_STALE_SECONDS, which must exceed every task's hard time
+# limit (a conversion's parts and finish are each a task, and each is a sign of life).
 JOB_QUEUED_SECONDS = env.int("JOB_QUEUED_SECONDS", default=15 * 60)
 JOB_MAX_REQUEUES = env.int("JOB_MAX_REQUEUES", default=3)
-JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=INGEST_TASK_SOFT_TIME_LIMIT + 30 * 60)
+_LONGEST_TASK_SECONDS = max(INGEST_TASK_SOFT_TIME_LIMIT, CONVERSION_TASK_SOFT_TIME_LIMIT) + 120
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=_LONGEST_TASK_SECONDS - 120 + 30 * 60)
 JOB_SWEEP_SECONDS = env.int("JOB_SWEEP_SECONDS", default=5 * 60)
-if JOB_STALE_SECONDS <= INGEST_TASK_SOFT_TIME_LIMIT + 120:
-    raise ImproperlyConfigured("JOB_STALE_SECONDS must exceed the ingest task's hard time limit.")
+if JOB_STALE_SECONDS <= _LONGEST_TASK_SECONDS:
+    raise ImproperlyConfigured("JOB_STALE_SECONDS must exceed the ingest and conversion tasks' hard time limits.")
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "catalog.sweep_jobs", "schedule": float(JOB_SWEEP_SECONDS)},
 }

@@ -219,6 +219,9 @@ def test_staff_api_starts_a_conversion_and_reports_progress(
     assert detail["progress"]["done"] == detail["progress"]["total"] > 1
     assert detail["progress"]["bytes_written"] >= data["50-images"].nbytes
     assert detail["targets"][0]["volume_name"] == "50-images"
+    assert (detail["enqueue_error"], detail["requeues"]) == ("", 0)
+    assert detail["enqueued_at"] is not None
+    assert detail["heartbeat_at"] >= detail["started_at"], "every step is a sign of life"
     assert client.get("/api/conversions/").json()["count"] == 1
 
 
@@ -288,6 +291,8 @@ def test_the_admin_shows_runs_with_their_progress_and_parts(
     assert listing.status_code == detail.status_code == parts.status_code == 200
     assert f"{run.parts_done} / {run.parts_total} parts" in listing.content.decode()
     assert run.targets.get().output_url in detail.content.decode()
+    for label in ("Enqueued at", "Enqueue error", "Heartbeat at", "Requeues"):
+        assert f"{label}:</label>" in detail.content.decode(), label
     assert f"{run.parts_total} conversion parts" in parts.content.decode()
 
 

@@ -1,6 +1,7 @@
-"""No ingest request is lost to a broker outage: the task is sent after the commit; a broker that
-cannot be reached fails the run with the reason and the API answers 503; the sweeper sends a lost
-queued run again (onto a real, private Redis broker) or fails it, and fails a run whose worker died.
+"""No ingest or conversion request is lost to a broker outage: the task is sent after the commit; a
+broker that cannot be reached fails the run with the reason and the API answers 503; the sweeper
+sends a lost queued run again (onto a real, private Redis broker) or fails it, and fails a run whose
+worker died (for a conversion: whose parts and finish all stopped, finishing included).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import IngestRun
+from catalog.models import ConversionPart, ConversionRun, ConversionTarget, IngestRun
 from catalog.services import jobs
-from catalog.tasks import ingest_run_task, task_named
+from catalog.services.conversion import _complete_part, _maybe_finish
+from catalog.tasks import conversion_run_task, ingest_run_task, task_named
 from portal.celery import app as celery_app
+from tests.factories import DatasetFactory, VolumeFactory
 from tests.fixtures.redis import RedisServer, free_port
 
 BUCKET = "sweeper-bucket"
@@ -241,4 +244,185 @@ def test_the_worker_beat_runs_the_sweeper(settings: Any) -> None:
 
 def test_every_job_model_is_swept() -> None:
     assert IngestRun in jobs.job_models()
+    assert ConversionRun in jobs.job_models()
     assert task_named(IngestRun.TASK_NAME).name == ingest_run_task.name == "catalog.ingest_run"
+    assert task_named(ConversionRun.TASK_NAME).name == conversion_run_task.name == "catalog.conversion_run"
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+
+def _conversion_request(staff: APIClient, settings: Any) -> Any:
+    settings.INGEST_ALLOWED_BUCKETS = [BUCKET]
+    settings.CONVERSION_OUTPUT_BUCKET = BUCKET
+    DatasetFactory(slug="conv-ds")
+    source = f"s3://{BUCKET}/uploads/stack.tif"
+    return staff.post(reverse("conversion-run-list"), {"source": source, "dataset": "conv-ds"}, format="json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conversion_request_with_the_broker_down_answers_503_and_fails_the_run(
+    broker: Any, staff: APIClient, settings: Any
+) -> None:
+    broker(f"redis://127.0.0.1:{free_port()}/0")
+
+    response = _conversion_request(staff, settings)
+
+    assert response.status_code == 503, response.content
+    body = response.json()
+    assert body["error"] == "service_unavailable"
+    run = ConversionRun.objects.get()
+    assert f"conversion run {run.pk} was recorded as failed" in body["detail"]
+    assert run.status == "failed"
+    assert run.enqueued_at is None
+    assert "task broker could not be reached" in run.enqueue_error
+    assert "Connection refused" in run.enqueue_error
+    assert "start it again once the broker is back" in run.error
+    assert run.finished_at is not None
+    assert run.attempts == 0, "nothing was done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conversion_request_reaches_a_live_broker_after_the_commit(
+    broker: Any, staff: APIClient, settings: Any, redis_server: RedisServer
+) -> None:
+    broker(redis_server.url)
+
+    response = _conversion_request(staff, settings)
+
+    assert response.status_code == 202, response.content
+    run = ConversionRun.objects.get()
+    assert (run.status, run.enqueue_error) == ("queued", "")
+    assert run.enqueued_at is not None
+    followed = staff.get(response["Location"]).json()
+    assert (followed["status"], followed["enqueue_error"], followed["requeues"]) == ("queued", "", 0)
+    assert followed["enqueued_at"] is not None
+    assert followed["heartbeat_at"] is None
+    messages = redis_server.client().lrange("celery", 0, -1)
+    assert [json.loads(message)["headers"]["task"] for message in messages] == ["catalog.conversion_run"]
+    assert json.loads(messages[0])["headers"]["argsrepr"] == f"[{run.pk}]"
+
+
+def _conversion(status: str, **values: Any) -> ConversionRun:
+    run = ConversionRun.objects.create(source=f"s3://{BUCKET}/stack.tif", dataset=DatasetFactory(), status=status)
+    ConversionRun.objects.filter(pk=run.pk).update(**values)  # created_at is auto_now_add
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.django_db
+def test_the_sweeper_sends_a_lost_queued_conversion_again(
+    broker: Any, redis_server: RedisServer, settings: Any
+) -> None:
+    settings.JOB_QUEUED_SECONDS = 600
+    broker(redis_server.url)
+    now = timezone.now()
+    lost = _conversion("queued", enqueued_at=now - timedelta(minutes=11), created_at=now - timedelta(minutes=11))
+    waiting = _conversion("queued", enqueued_at=now - timedelta(minutes=2), created_at=now - timedelta(minutes=2))
+
+    report = jobs.sweep(now=now)
+
+    assert (report.requeued, report.failed) == ([f"conversion run {lost.pk}"], [])
+    messages = [json.loads(m) for m in redis_server.client().lrange("celery", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
+        ("catalog.conversion_run", f"[{lost.pk}]")
+    ]
+    lost.refresh_from_db()
+    assert (lost.status, lost.requeues, lost.enqueue_error) == ("queued", 1, "")
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.requeues) == ("queued", 0)
+
+
+@pytest.mark.django_db
+@override_settings(JOB_STALE_SECONDS=3 * 3600)
+def test_the_sweeper_fails_conversions_whose_workers_all_stopped() -> None:
+    now = timezone.now()
+    dead = _conversion("running", started_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(hours=4))
+    dead_finishing = _conversion("finishing", heartbeat_at=now - timedelta(hours=3, minutes=1))
+    dead_retrying = _conversion("retrying", heartbeat_at=None, started_at=now - timedelta(hours=4))
+    working = _conversion("running", started_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(minutes=5))
+    finishing = _conversion("finishing", started_at=now - timedelta(hours=5), heartbeat_at=now - timedelta(minutes=1))
+    done = _conversion("succeeded", heartbeat_at=now - timedelta(hours=9))
+
+    report = jobs.sweep(now=now)
+
+    expected = (dead, dead_finishing, dead_retrying)
+    assert sorted(report.failed) == sorted(f"conversion run {r.pk}" for r in expected)
+    for run in expected:
+        run.refresh_from_db()
+        assert (run.status, run.finished_at) == ("failed", now)
+        assert run.error == (
+            "No sign of life from its worker for 180 minutes: the worker stopped without finishing it. Start it again."
+        )
+    for run, status in ((working, "running"), (finishing, "finishing"), (done, "succeeded")):
+        run.refresh_from_db()
+        assert run.status == status
+
+
+@pytest.mark.django_db
+def test_a_conversion_run_that_ended_is_not_run_again() -> None:
+    """The sweeper may send a run that was only waiting in a long queue: the second copy does
+    nothing; a failed run is run again only by resuming it (which queues it first)."""
+    succeeded = _conversion("succeeded", parts_done=4, parts_total=4, attempts=1)
+    failed = _conversion("failed", error="stopped", attempts=1)
+
+    for run in (succeeded, failed):
+        conversion_run_task.apply(args=[run.pk]).get()
+
+    succeeded.refresh_from_db()
+    assert (succeeded.status, succeeded.attempts, succeeded.parts_done, succeeded.heartbeat_at) == (
+        "succeeded",
+        1,
+        4,
+        None,
+    )
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.error, failed.heartbeat_at) == ("failed", 1, "stopped", None)
+
+
+@pytest.mark.django_db
+def test_every_part_is_a_sign_of_life_and_the_last_one_makes_the_run_finishing(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the finish task is only sent (after the commit), not run
+    long_ago = timezone.now() - timedelta(hours=5)
+    run = _conversion("running", started_at=long_ago, heartbeat_at=long_ago, parts_total=2)
+    target = ConversionTarget.objects.create(
+        run=run, volume=VolumeFactory(dataset=run.dataset), output_url=f"s3://{BUCKET}/out", parts_total=2
+    )
+    ConversionTarget.objects.filter(pk=target.pk).update(status="running")
+    first, last = (ConversionPart.objects.create(target=target, index=i, z0=i, z1=i + 1) for i in range(2))
+
+    _complete_part(first, 100, written=True)
+    run.refresh_from_db()
+    assert (run.status, run.parts_done, run.bytes_written) == ("running", 1, 100)
+    assert run.heartbeat_at > long_ago
+    beat = run.heartbeat_at
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        _complete_part(last, 50, written=True)
+        _maybe_finish(target.pk)
+    run.refresh_from_db()
+    assert (run.status, run.parts_done, run.bytes_written) == ("finishing", 2, 150)
+    assert run.heartbeat_at >= beat
+    assert ConversionTarget.objects.get(pk=target.pk).status == "finishing"
+    assert len(sent) == 1, "the finish is sent once"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resuming_a_conversion_from_the_admin_with_the_broker_down_says_so(broker: Any, client: Any) -> None:
+    broker(f"redis://127.0.0.1:{free_port()}/0")
+    run = _conversion("failed", error="part 3 stopped", requeues=3)
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.org", "pw"))
+
+    response = client.post(
+        "/admin/catalog/conversionrun/", {"action": "resume", "_selected_action": [run.pk]}, follow=True
+    )
+
+    messages = [str(message) for message in response.context["messages"]]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"run {run.pk}: conversion run {run.pk} was recorded as failed: ")
+    assert "task broker could not be reached" in messages[0]
+    run.refresh_from_db()
+    assert (run.status, run.requeues) == ("failed", 0)
+    assert "start it again once the broker is back" in run.error

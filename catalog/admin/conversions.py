@@ -1,5 +1,6 @@
-"""Admin for conversion runs: follow their progress (parts done, bytes written), see their
-volumes and parts, and run an interrupted run again (written parts are skipped)."""
+"""Admin for conversion runs: follow their progress (parts done, bytes written) and where their
+task stands (the job columns), see their volumes and parts, and run an interrupted run again
+(written parts are skipped)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.utils.html import format_html
 
 from catalog.errors import CatalogError
 from catalog.models import ConversionPart, ConversionRun, ConversionTarget
+from catalog.models.jobs import JOB_FIELDS
 from catalog.services.conversion import resume_conversion
+from catalog.services.jobs import raise_if_not_enqueued
 
 
 class ConversionTargetInline(admin.TabularInline):
@@ -50,6 +53,7 @@ class ConversionRunAdmin(admin.ModelAdmin):
         "created_at",
         "started_at",
         "finished_at",
+        *JOB_FIELDS,
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -69,7 +73,7 @@ class ConversionRunAdmin(admin.ModelAdmin):
     def resume(self, request: HttpRequest, queryset: QuerySet[ConversionRun]) -> None:
         for run in queryset:
             try:
-                resume_conversion(run_id=run.pk)
+                raise_if_not_enqueued(resume_conversion(run_id=run.pk))
             except CatalogError as error:
                 self.message_user(request, f"run {run.pk}: {error.detail}", messages.ERROR)
                 continue

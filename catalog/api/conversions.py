@@ -2,8 +2,9 @@
 
 ``POST /api/conversions/`` takes an allow-listed ``s3://`` URL (as ingest does) or an
 ``https://`` URL, the dataset and optionally the volume; it answers 202 with the run and the
-URL to poll, whose ``progress`` counts parts done of the total and bytes written. Local paths
-are for ``manage.py convert`` only.
+URL to poll, whose ``progress`` counts parts done of the total and bytes written, or 503 when
+the task broker cannot be reached (the run is then recorded as failed, with the reason). Local
+paths are for ``manage.py convert`` only.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.api.ingest import BROKER_DOWN
 from catalog.api.pagination import CatalogPagination
 from catalog.models import ConversionRun, ConversionTarget
+from catalog.models.jobs import JOB_FIELDS
 from catalog.services.conversion import start_conversion
+from catalog.services.jobs import raise_if_not_enqueued
 
 CONVERSION_KINDS = ["image", "segmentation"]
 """What a source may be read as; empty: the catalog volume's kind."""
@@ -71,6 +75,7 @@ class ConversionRunSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            *JOB_FIELDS,
         ]
         read_only_fields = fields
 
@@ -108,7 +113,7 @@ class ConversionRunListCreateView(generics.ListCreateAPIView):
     def get_queryset(self) -> Any:
         return _runs()
 
-    @extend_schema(request=ConversionRequestSerializer, responses={202: ConversionRunSerializer})
+    @extend_schema(request=ConversionRequestSerializer, responses={202: ConversionRunSerializer, 503: BROKER_DOWN})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConversionRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -124,6 +129,7 @@ class ConversionRunListCreateView(generics.ListCreateAPIView):
             ngff_version=data["ngff_version"],
             requested_by=request.user,
         )
+        raise_if_not_enqueued(run)
         body = ConversionRunSerializer(_runs().get(pk=run.pk), context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0007_viewer_facts'),
+        ('catalog', '0012_crop_contents'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

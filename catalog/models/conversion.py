@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from catalog.models.jobs import QueuedJob
+
 
 class ConversionStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -17,14 +19,19 @@ class ConversionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ConversionRun(models.Model):
+class ConversionRun(QueuedJob):
     """One request to convert a source into the catalog's volumes, and how it went.
 
     Progress (parts done of the total, bytes written) is updated by every part as it finishes,
-    so staff can follow the run in the admin and the API; ``error`` names what stopped it.
+    so staff can follow the run in the admin and the API; ``error`` names what stopped it. The
+    job columns come from ``QueuedJob``: every step of the run (its task, each part, each
+    volume's finish) is a sign of life, so the sweeper fails a run only when all its workers
+    stopped. A run whose last volumes are being finished is ``finishing``, still in progress.
     """
 
+    TASK_NAME = "catalog.conversion_run"
     Status = ConversionStatus
+    IN_PROGRESS = (ConversionStatus.RUNNING, ConversionStatus.RETRYING, ConversionStatus.FINISHING)
     OUTCOME_FIELDS = ("status", "parts_done", "parts_total", "bytes_written", "attempts", "error", "report")
 
     source = models.CharField(max_length=1000, help_text="Local path, s3:// URL or https:// URL.")
@@ -37,19 +44,16 @@ class ConversionRun(models.Model):
     ngff_version = models.CharField(max_length=5, default="0.5", help_text="OME-NGFF version to write (0.5 or 0.4).")
     axes = models.CharField(max_length=10, blank=True, help_text="Axis order of an HDF5 dataset, e.g. zyxc.")
     voxel_size = models.JSONField(null=True, blank=True, help_text="{z, y, x} in nm; overrides the catalog's.")
+    # The job statuses and ``finishing``: overrides QueuedJob.status, whose choices lack it.
     status = models.CharField(max_length=10, choices=ConversionStatus.choices, default=ConversionStatus.QUEUED)
     parts_done = models.PositiveIntegerField(default=0)
     parts_total = models.PositiveIntegerField(default=0)
     bytes_written = models.PositiveBigIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
     report = models.JSONField(default=dict, blank=True, help_text="Volumes converted, their outputs.")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversion_runs"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,4 +1,4 @@
-"""What every background job records (ingest runs now; conversions and cut-outs as they land).
+"""What every background job records (ingest and conversion runs now; cut-outs as they land).
 
 A job is a row that a Celery task, named by ``TASK_NAME`` and given the row's id, works on. The
 columns say where it stands, like DANDI's status columns: whether its task reached the broker
@@ -36,6 +36,9 @@ class QueuedJob(models.Model):
     """The Celery task that runs the job; it takes the job's id."""
 
     Status = JobStatus
+    IN_PROGRESS: ClassVar[tuple[str, ...]] = (JobStatus.RUNNING, JobStatus.RETRYING)
+    """Statuses in which a worker holds the job: without a sign of life for ``stale_after()`` the
+    sweeper fails it. A job with more steps (a conversion's finishing) adds its own."""
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

@@ -14,6 +14,12 @@ under eager Celery, the same functions one after another in this process:
    its copy. Until that commit nothing in the catalog changes; the original stays as the
    volume's ``source_url`` (the download source). The catalog's on-commit hook then
    recomputes the viewer facts, so the volume's viewer problem goes away by itself.
+
+A run is a job (``catalog.services.jobs``): its task is sent once the run is committed, a broker
+that cannot be reached fails it with the reason (the API answers 503), and the sweeper sends a
+lost queued run again or fails a run in progress whose steps all stopped. Every step writes the
+run's ``heartbeat_at``. Sending a run twice is safe: a run that succeeded is skipped by its task,
+a rerun keeps its targets and parts, and a part whose marker is in S3 is not written again.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from catalog.conversion import engine, writer
@@ -46,8 +52,9 @@ from catalog.models import (
 )
 from catalog.models.base import AXES, VolumeFormat, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3TransientError, S3Writer, parse_s3_url
+from catalog.services import jobs
 from catalog.services.ingest import _apply_statistics_values, _save_statistics, describe_failure
-from catalog.tasks import conversion_finish_task, conversion_part_task, conversion_run_task
+from catalog.tasks import conversion_finish_task, conversion_part_task
 from catalog.volume_stats import StatisticsError, compute
 
 Status = ConversionRun.Status
@@ -134,24 +141,28 @@ def create_conversion_run(
 
 
 def start_conversion(**arguments: Any) -> ConversionRun:
-    """Record a run (see ``create_conversion_run``) and send it to a worker once committed."""
+    """Record a run (see ``create_conversion_run``) and send it to a worker once committed (a
+    broker that cannot be reached fails the run: see ``catalog.services.jobs``)."""
     with transaction.atomic():
         run = create_conversion_run(**arguments)
-        enqueue_run(run_id=run.pk)
+        jobs.enqueue_job(run)
     return run
 
 
 def resume_conversion(*, run_id: int) -> ConversionRun:
-    """Run a failed or interrupted run again: parts whose marker is in S3 are not rewritten."""
+    """Run a failed or interrupted run again: parts whose marker is in S3 are not rewritten.
+    It is queued afresh (the sweeper's count of sends starts again) and sent once committed."""
     run = ConversionRun.objects.get(pk=run_id)
     if run.status == Status.SUCCEEDED:
         raise InvalidRequestError.on("run", f"conversion run {run_id} has already succeeded")
     with transaction.atomic():
-        ConversionRun.objects.filter(pk=run_id).update(status=Status.QUEUED, error="", finished_at=None)
+        ConversionRun.objects.filter(pk=run_id).update(
+            status=Status.QUEUED, error="", finished_at=None, requeues=0, enqueue_error=""
+        )
         ConversionTarget.objects.filter(run_id=run_id).exclude(status=Status.SUCCEEDED).update(
             status=Status.RUNNING, error=""
         )
-        enqueue_run(run_id=run_id)
+        jobs.enqueue_job(run)
     run.refresh_from_db()
     return run
 
@@ -169,7 +180,7 @@ def follow(*, run_id: int, progress: ProgressCallback | None = None, start: bool
     import time
 
     if start:
-        enqueue_run(run_id=run_id, now=True)
+        jobs.send(ConversionRun, run_id)
     while True:
         run = ConversionRun.objects.get(pk=run_id)
         if progress is not None:
@@ -179,30 +190,29 @@ def follow(*, run_id: int, progress: ProgressCallback | None = None, start: bool
         time.sleep(0.5)
 
 
-def _send(task: Any, object_id: int, *, now: bool = True) -> None:
-    """Queue a task. Eager Celery runs it here, once (no retries could run later) and without
-    raising (the run records the outcome): at once, or after the surrounding transaction
-    commits when ``now`` is false (a request that records a run). With a broker the task is
-    sent once the current transaction (if any) commits, so the worker sees what it refers to."""
+def _send(task: Any, object_id: int) -> None:
+    """Queue a part's or a finish's task (the run's own goes through ``jobs``). Eager Celery runs
+    it here, at once, once (no retries could run later) and without raising (the run records
+    the outcome). With a broker the task is sent once the current transaction (if any)
+    commits, so the worker sees what it refers to; a lost one leaves the run without a sign
+    of life, and the sweeper fails it."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        eager = {"args": [object_id], "retries": task.max_retries, "throw": False}
-        if now:
-            task.apply(**eager)
-        else:
-            transaction.on_commit(lambda: task.apply(**eager), robust=True)
+        task.apply(args=[object_id], retries=task.max_retries, throw=False)
     else:
         transaction.on_commit(lambda: task.delay(object_id), robust=True)
-
-
-def enqueue_run(*, run_id: int, now: bool = False) -> None:
-    _send(conversion_run_task, run_id, now=now)
 
 
 # --- step 1: the run ------------------------------------------------------------------------
 
 
 def _update_run(run_id: int, **values: Any) -> None:
-    ConversionRun.objects.filter(pk=run_id).update(**values)
+    """Write on the run; every write is also a sign of life for the sweeper."""
+    ConversionRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now(), **values)
+
+
+def _heartbeat(run_id: int) -> None:
+    """A step of the run (a part, a finish) is at work: the sweeper leaves the run alone."""
+    _update_run(run_id)
 
 
 def work_dir(run: ConversionRun) -> Path:
@@ -212,7 +222,7 @@ def work_dir(run: ConversionRun) -> Path:
 def fail_run(run_id: int, error: BaseException | str) -> None:
     """Stop the run with its error (the first one recorded wins); nothing is published."""
     message = error if isinstance(error, str) else describe_failure(error)
-    ConversionRun.objects.filter(pk=run_id, status__in=[Status.QUEUED, Status.RUNNING, Status.RETRYING]).update(
+    ConversionRun.objects.filter(pk=run_id, status__in=[Status.QUEUED, *ConversionRun.IN_PROGRESS]).update(
         status=Status.FAILED, error=message, finished_at=timezone.now()
     )
     ConversionTarget.objects.filter(run_id=run_id).exclude(status=Status.SUCCEEDED).update(
@@ -405,6 +415,11 @@ def _plan_targets(run: ConversionRun) -> list[ConversionTarget]:
         plans.append((volume, member, the_plan))
     targets = []
     with transaction.atomic():
+        # The same run sent twice (the sweeper and a slow queue) plans once: the second keeps the first's.
+        ConversionRun.objects.select_for_update().filter(pk=run.pk).first()
+        planned = list(run.targets.select_related("volume"))
+        if planned:
+            return planned
         for volume, member, the_plan in plans:
             target = ConversionTarget.objects.create(
                 run=run,
@@ -455,7 +470,9 @@ def _complete_part(part: ConversionPart, written_bytes: int, *, written: bool) -
             parts_done=F("parts_done") + 1, bytes_written=F("bytes_written") + written_bytes
         )
         ConversionRun.objects.filter(targets__pk=part.target_id).update(
-            parts_done=F("parts_done") + 1, bytes_written=F("bytes_written") + written_bytes
+            parts_done=F("parts_done") + 1,
+            bytes_written=F("bytes_written") + written_bytes,
+            heartbeat_at=timezone.now(),
         )
 
 
@@ -467,6 +484,7 @@ def execute_conversion_part(*, part_id: int, final_attempt: bool = True) -> None
     if run.status == Status.FAILED:
         return
     ConversionPart.objects.filter(pk=part_id).update(attempts=F("attempts") + 1)
+    _heartbeat(run.pk)
     client = S3Writer()
     output = parse_s3_url(target.output_url)
     try:
@@ -495,12 +513,19 @@ def execute_conversion_part(*, part_id: int, final_attempt: bool = True) -> None
 
 
 def _maybe_finish(target_id: int) -> None:
-    """Whoever completes a target's last part sends its finish (exactly once)."""
+    """Whoever completes a target's last part sends its finish (exactly once); once no target
+    of the run has parts left to write, the run is finishing."""
     claimed = ConversionTarget.objects.filter(pk=target_id, status=Status.RUNNING, parts_done=F("parts_total")).update(
         status=Status.FINISHING
     )
-    if claimed:
-        _send(conversion_finish_task, target_id)
+    if not claimed:
+        return
+    run_id = ConversionTarget.objects.values_list("run_id", flat=True).get(pk=target_id)
+    writing = ConversionTarget.objects.filter(run_id=run_id, status__in=[Status.QUEUED, Status.RUNNING])
+    ConversionRun.objects.filter(pk=run_id, status=Status.RUNNING).exclude(Exists(writing)).update(
+        status=Status.FINISHING, heartbeat_at=timezone.now()
+    )
+    _send(conversion_finish_task, target_id)
 
 
 # --- step 3: finish and publish -------------------------------------------------------------
@@ -512,6 +537,7 @@ def execute_conversion_finish(*, target_id: int, final_attempt: bool = True) -> 
     run, volume = target.run, target.volume
     if run.status == Status.FAILED:
         return
+    _heartbeat(run.pk)
     client = S3Writer()
     output = parse_s3_url(target.output_url)
     the_plan = engine.Plan.from_json(target.plan)
@@ -570,7 +596,7 @@ def _publish(target: ConversionTarget, description: Any, statistics: Any, writte
             ConversionTarget.objects.filter(pk=target.pk).update(
                 status=Status.SUCCEEDED, published_at=timezone.now(), bytes_written=F("bytes_written") + written
             )
-            ConversionRun.objects.filter(pk=run.pk).update(bytes_written=F("bytes_written") + written)
+            _update_run(run.pk, bytes_written=F("bytes_written") + written)
             if not ConversionTarget.objects.filter(run=run).exclude(status=Status.SUCCEEDED).exists():
                 report = {
                     "volumes": [

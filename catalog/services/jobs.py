@@ -1,14 +1,15 @@
 """Background jobs: send a job's task once its row is committed, and sweep up the ones that got lost.
 
-Every model derived from ``catalog.models.jobs.QueuedJob`` is a job (ingest runs now; conversions
-and cut-outs register by deriving from it). Its task is sent after the transaction that created
+Every model derived from ``catalog.models.jobs.QueuedJob`` is a job (ingest and conversion runs
+now; cut-outs register by deriving from it). Its task is sent after the transaction that created
 the row commits, without Celery's publish retries and with a short broker timeout: when the
 broker cannot be reached the job is failed at once with the reason (``enqueue_error``) and the
 request that started it answers 503, so nothing is lost silently. The sweeper (``sweep``: the
 ``sweep_runs`` command and the beat task ``catalog.sweep_jobs``) sends again a job still queued
 ``JOB_QUEUED_SECONDS`` after it was sent (the broker lost it, or it was never sent: the process
 died after the commit), at most ``JOB_MAX_REQUEUES`` times, then fails it; and it fails a
-running or retrying job whose worker gave no sign of life for ``QueuedJob.stale_after()``.
+job in progress (``QueuedJob.IN_PROGRESS``: running or retrying, and a conversion's finishing)
+whose worker gave no sign of life for ``QueuedJob.stale_after()``.
 A task that receives a job that succeeded already does nothing, so a job sent twice runs once.
 """
 
@@ -110,7 +111,7 @@ def _minutes(seconds: float) -> str:
 
 
 def sweep(*, now: datetime | None = None) -> SweepReport:
-    """Send again or fail every job stuck in queued, running or retrying past its deadline."""
+    """Send again or fail every job stuck in queued or in progress past its deadline."""
     now = now or timezone.now()
     report = SweepReport()
     for model in job_models():
@@ -149,7 +150,7 @@ def _sweep_queued(model: type[QueuedJob], now: datetime, report: SweepReport) ->
 def _sweep_stale(model: type[QueuedJob], now: datetime, report: SweepReport) -> None:
     deadline = model.stale_after()
     before = now - deadline
-    stale = model.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.RETRYING]).filter(
+    stale = model.objects.filter(status__in=model.IN_PROGRESS).filter(
         Q(heartbeat_at__lt=before)
         | Q(heartbeat_at__isnull=True, started_at__lt=before)
         | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=before)
