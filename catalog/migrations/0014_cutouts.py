@@ -8,8 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("catalog", "0011_conversions"),
-        ("catalog", "0012_crop_contents"),
+        ("catalog", "0013_conversion_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
