@@ -49,6 +49,7 @@ from catalog.models import (
     CropContent,
     CuratedView,
     CuratedViewLayer,
+    CutoutRun,
     Dataset,
     DatasetDOI,
     IngestRun,
@@ -74,7 +75,15 @@ DERIVED_REVISION = 3
 """Raise when what ``catalog.indexing`` derives changes: ``migrate`` then rebuilds every row."""
 
 # Bookkeeping and derived rows: writing them changes no cached read.
-UNTRACKED = (*DERIVED_MODELS, SavedState, IngestRun, ConversionRun, ConversionTarget, ConversionPart)
+UNTRACKED = (
+    *DERIVED_MODELS,
+    SavedState,
+    IngestRun,
+    ConversionRun,
+    ConversionTarget,
+    ConversionPart,
+    CutoutRun,
+)
 # Records that belong to one dataset, by the attribute naming it.
 DATASET_OWNED = (Volume, Crop, CuratedView, BenchmarkResult, DatasetDOI)
 VOLUME_OWNED = (VolumeChannel, SegmentLabel, Mesh, VolumeStatistics)

@@ -236,6 +236,13 @@ class S3Reader:
             raise _translate(error, f"checking {location.url}") from error
         return True
 
+    def presigned_url(self, location: S3Location, *, expires_seconds: int) -> str:
+        """A link that lets anyone GET the object for ``expires_seconds`` (unsigned when this
+        client has no credentials: the object must then be public)."""
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": location.bucket, "Key": location.key}, ExpiresIn=expires_seconds
+        )
+
     def get_many(self, locations: Iterable[S3Location]) -> dict[S3Location, bytes | None]:
         """Fetch many objects concurrently; missing ones map to None."""
         unique = list(dict.fromkeys(locations))
@@ -259,6 +266,16 @@ class S3Writer(S3Reader):
             self._client.put_object(Bucket=location.bucket, Key=location.key, Body=data, ContentType=content_type)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise _translate(error, f"writing {location.url}") from error
+
+    def upload(self, location: S3Location, path: Path, *, content_type: str = "application/octet-stream") -> None:
+        """Store a local file at ``location`` (multipart when large); the object appears only once
+        the whole file is stored, so readers never see part of it."""
+        try:
+            self._client.upload_file(str(path), location.bucket, location.key, ExtraArgs={"ContentType": content_type})
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise _translate(error, f"writing {location.url}") from error
+        except boto3.exceptions.S3UploadFailedError as error:
+            raise S3Error(f"writing {location.url}: {error}") from error
 
     def delete(self, location: S3Location) -> None:
         """Remove one object (absent objects are fine)."""

@@ -7,7 +7,7 @@ RequestTimeout, 503s and lost connections. Validation problems never raise (they
 on the volumes); any other error fails the run at once. The service records the run's status
 and error, so they are right on a worker and in eager mode alike. The conversion tasks (a run,
 its parts, a volume's finish) follow the same rules; each part is its own task so that parts
-fan out over the workers. Services import this module
+fan out over the workers; a cut-out is one task. Services import this module
 to enqueue; the tasks import their service inside the body, so the two never import each other
 at load time.
 """
@@ -124,3 +124,24 @@ def conversion_finish_task(self: Task, target_id: int) -> None:
     from catalog.services.conversion import execute_conversion_finish
 
     _conversion_task(self, execute_conversion_finish, target_id=target_id)
+
+
+@shared_task(
+    name="catalog.cutout_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=INGEST_MAX_RETRIES,
+    soft_time_limit=settings.CUTOUT_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CUTOUT_TASK_SOFT_TIME_LIMIT + 120,
+)
+def cutout_run_task(self: Task, run_id: int) -> None:
+    """Cut one CutoutRun's region into its zipped OME-Zarr; a run that succeeded already (sent
+    twice by the sweeper) is left as it is."""
+    from catalog.models import CutoutRun
+    from catalog.services.cutouts import execute_cutout_run
+    from catalog.services.jobs import has_succeeded
+
+    if has_succeeded(CutoutRun, run_id):
+        return
+    _conversion_task(self, execute_cutout_run, run_id=run_id)

@@ -205,6 +205,15 @@ CONVERSION_OUTPUT_PREFIX = env.str("CONVERSION_OUTPUT_PREFIX", default="converte
 CONVERSION_WORK_DIR = Path(env.str("CONVERSION_WORK_DIR", default=str(BASE_DIR / "conversion-work")))
 CONVERSION_PART_BYTES = env.int("CONVERSION_PART_BYTES", default=128 * 1024 * 1024)
 CONVERSION_TASK_SOFT_TIME_LIMIT = env.int("CONVERSION_TASK_SOFT_TIME_LIMIT", default=60 * 60)
+# Cut-outs (POST /api/cutouts/): zipped OME-Zarr artifacts go to this bucket and prefix (default:
+# the conversion output bucket); anonymous requests are capped in uncompressed bytes and rate
+# limited per address, staff are not; a presigned link stays valid this many seconds.
+CUTOUT_RESULTS_BUCKET = env.str("CUTOUT_RESULTS_BUCKET", default=CONVERSION_OUTPUT_BUCKET)
+CUTOUT_RESULTS_PREFIX = env.str("CUTOUT_RESULTS_PREFIX", default="cutouts")
+CUTOUT_ANONYMOUS_MAX_BYTES = env.int("CUTOUT_ANONYMOUS_MAX_BYTES", default=256 * 1024 * 1024)
+CUTOUT_ANONYMOUS_RATE = env.str("CUTOUT_ANONYMOUS_RATE", default="10/hour")
+CUTOUT_LINK_SECONDS = env.int("CUTOUT_LINK_SECONDS", default=24 * 60 * 60)
+CUTOUT_TASK_SOFT_TIME_LIMIT = env.int("CUTOUT_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 
 # Background jobs (ingest and conversion runs; catalog.models.jobs). The sweeper (`manage.py
 # sweep_runs`, every JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for
@@ -213,7 +222,9 @@ CONVERSION_TASK_SOFT_TIME_LIMIT = env.int("CONVERSION_TASK_SOFT_TIME_LIMIT", def
 # limit (a conversion's parts and finish are each a task, and each is a sign of life).
 JOB_QUEUED_SECONDS = env.int("JOB_QUEUED_SECONDS", default=15 * 60)
 JOB_MAX_REQUEUES = env.int("JOB_MAX_REQUEUES", default=3)
-_LONGEST_TASK_SECONDS = max(INGEST_TASK_SOFT_TIME_LIMIT, CONVERSION_TASK_SOFT_TIME_LIMIT) + 120
+_LONGEST_TASK_SECONDS = (
+    max(INGEST_TASK_SOFT_TIME_LIMIT, CONVERSION_TASK_SOFT_TIME_LIMIT, CUTOUT_TASK_SOFT_TIME_LIMIT) + 120
+)
 JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=_LONGEST_TASK_SECONDS - 120 + 30 * 60)
 JOB_SWEEP_SECONDS = env.int("JOB_SWEEP_SECONDS", default=5 * 60)
 if JOB_STALE_SECONDS <= _LONGEST_TASK_SECONDS:
@@ -277,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "MeshFormatEnum": "catalog.models.base.MeshFormat",
         "VolumeStatusEnum": "catalog.models.base.VolumeStatus",
         "ConversionStatusEnum": "catalog.models.conversion.ConversionStatus",
+        "JobStatusEnum": "catalog.models.jobs.JobStatus",
         "ConversionKindEnum": "catalog.api.conversions.CONVERSION_KINDS",
         "VolumeKindEnum": "catalog.models.base.VolumeKind",
     },

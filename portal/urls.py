@@ -16,6 +16,7 @@ urlpatterns = [
     path("neuroglancer/", include(viewer_urlpatterns)),
     path("api/ingest/", include("catalog.api.ingest_urls")),
     path("api/conversions/", include("catalog.api.conversion_urls")),
+    path("api/cutouts/", include("catalog.api.cutout_urls")),
     path("api/", include("catalog.api.urls")),
     path("", include("catalog.urls")),
 ]

@@ -548,7 +548,8 @@ class BenchmarkResultViewSet(ReadOnlyCatalogViewSet):
 
 class CatalogRootView(routers.APIRootView):
     """The API's entry point: every resource's list, and where the documentation, the OpenAPI
-    schema, the facet counts and the Neuroglancer state endpoints are (URL templates in braces)."""
+    schema, the facet counts, cut-outs and the Neuroglancer state endpoints are (URL templates in
+    braces)."""
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
@@ -559,6 +560,7 @@ class CatalogRootView(routers.APIRootView):
                 "redoc": request.build_absolute_uri(reverse("api-redoc")),
                 "schema": request.build_absolute_uri(reverse("api-schema")),
                 "facets": request.build_absolute_uri(reverse("dataset-facets")),
+                "cutouts": request.build_absolute_uri(reverse("cutout-run-list")),
                 "states": {
                     "dataset": f"{states}datasets/{{slug}}/",
                     "volume": f"{states}volumes/{{id}}/",

@@ -4,6 +4,7 @@ from catalog.models.benchmarks import BenchmarkResult
 from catalog.models.conversion import ConversionPart, ConversionRun, ConversionTarget
 from catalog.models.crops import Crop, CropContent
 from catalog.models.curated_views import CuratedView, CuratedViewLayer
+from catalog.models.cutouts import CutoutRun
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
 from catalog.models.derived import CatalogVersion, DatasetClass, DatasetSearch, SearchWord
 from catalog.models.ingest import IngestRun, VolumeStatistics
@@ -25,6 +26,7 @@ __all__ = [
     "CropContent",
     "CuratedView",
     "CuratedViewLayer",
+    "CutoutRun",
     "Dataset",
     "DatasetClass",
     "DatasetDOI",
