@@ -194,6 +194,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["catalog.api.throttling.AnonymousRateThrottle"],
     "EXCEPTION_HANDLER": "catalog.api.errors.exception_handler",
+    # JSON bodies only: the write payloads are nested manifests that forms cannot carry.
+    "DEFAULT_PARSER_CLASSES": ["catalog.api.parsers.CatalogJSONParser"],
 }
 # Requests per period from one anonymous client ("<n>/second|minute|hour|day"); staff are not throttled.
 API_ANON_RATE = env.str("API_ANON_RATE", default="600/minute")

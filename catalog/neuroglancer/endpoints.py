@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt
 
-from catalog import freshness
+from catalog import freshness, untrusted_json
 from catalog.api.errors import catalog_error_response
 from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
 from catalog.models import Crop, CuratedView, Dataset, SavedState, Volume
@@ -205,10 +205,7 @@ def _parse_volume_ids(raw: Any) -> list[int]:
 def _requested_volume_ids(request: HttpRequest) -> list[int]:
     if request.method != "POST":
         return _parse_volume_ids(request.GET.get("volumes", ""))
-    try:
-        payload = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRequestError.on("body", "The body is not valid JSON.") from error
+    payload = untrusted_json.load(request.body or b"null")
     if not isinstance(payload, dict):
         raise InvalidRequestError.on("body", 'Send a JSON object: {"volumes": [1, 2, 3]}.')
     return _parse_volume_ids(payload.get("volumes"))
@@ -266,7 +263,8 @@ def _throttled(request: HttpRequest) -> bool:
 
 
 def _state_to_save(request: HttpRequest) -> dict:
-    """The posted state, checked: size (413), rate (429), JSON object that Neuroglancer reads (400)."""
+    """The posted state, checked: size (413), rate (429), a JSON object the catalog can store (finite
+    numbers, storable text, bounded nesting) and that Neuroglancer reads (400)."""
     limit = settings.NEUROGLANCER_SAVED_STATE_MAX_BYTES
     try:
         declared = int(request.headers.get("Content-Length") or 0)
@@ -277,10 +275,7 @@ def _state_to_save(request: HttpRequest) -> dict:
         raise CatalogError(f"The state is {size} bytes; the limit is {limit} bytes.", status=413)
     if _throttled(request):
         raise CatalogError("Too many saved states from this address; try again later.", status=429)
-    try:
-        state = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRequestError.on("body", f"The body is not valid JSON: {error}") from error
+    state = untrusted_json.load(request.body)
     if not isinstance(state, dict) or not state:
         raise InvalidRequestError.on("body", "The body must be a non-empty JSON object (a Neuroglancer state).")
     try:

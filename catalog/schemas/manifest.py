@@ -40,6 +40,7 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
 )
+from catalog.untrusted_json import text_problem
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 
@@ -111,9 +112,29 @@ OptionalDate = Annotated[datetime.date | None, BeforeValidator(_blank_to_none)]
 
 
 class Strict(BaseModel):
-    """Base for every manifest model: unknown keys are errors, not silently dropped."""
+    """Base for every manifest model: unknown keys are errors, not silently dropped, and every
+    number is finite (NaN and infinities mean nothing here and JSON cannot carry them)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        """No NUL characters or lone surrogates: the database cannot store them as text."""
+        for text in _strings(value):
+            problem = text_problem(text)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+def _strings(value: object) -> list[str]:
+    """The strings a field holds directly (nested models check their own fields)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 class Issue(Strict):
