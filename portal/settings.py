@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.security.SecurityHeadersMiddleware",
     "catalog.freshness.CatalogVersionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -69,7 +70,7 @@ MIDDLEWARE = [
 PORTAL_BENCH = env.bool("PORTAL_BENCH", default=False)
 if env.bool("PORTAL_COUNT_QUERIES", default=False):
     # Inside CatalogVersionMiddleware, whose per-request cache counts it reports.
-    MIDDLEWARE.insert(1, "bench.middleware.QueryCountMiddleware")
+    MIDDLEWARE.insert(2, "bench.middleware.QueryCountMiddleware")
 
 ROOT_URLCONF = "portal.urls"
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt
@@ -332,9 +333,9 @@ def viewer_page(request: HttpRequest) -> HttpResponse:
         "<h1>The self-hosted Neuroglancer viewer is not built</h1>"
         "<p>Run <code>make viewer</code> (needs Node.js) to build it. Until then the portal opens "
         "states in the public viewer at <a id='public-viewer' href='{}'>{}</a>.</p>"
-        "<script>if (location.hash) location.replace(document.getElementById('public-viewer').href + location.hash);"
-        "</script></body></html>",
+        "<script src='{}'></script></body></html>",
         public,
         public,
+        static("js/viewer-fallback.js"),
     )
     return HttpResponse(page)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import webcolors
 from pydantic import (
@@ -96,8 +97,45 @@ def normalise_orcid(value: str) -> str:
     return text
 
 
+def url_check(*schemes: str, relative: bool = False) -> AfterValidator:
+    """A validator that lets through a blank value or a URL with one of ``schemes`` (and, with
+    ``relative``, a plain relative name such as a file name): the pages put these values in
+    ``href`` and ``src``, where ``javascript:`` or ``data:`` would run in a reader's browser."""
+
+    def check(value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        if scheme in schemes and (parts.netloc or scheme == "doi"):
+            return value
+        if relative and not scheme and not parts.netloc and ":" not in value:
+            return value
+        allowed = " or ".join(f"{name}:" if name == "doi" else f"{name}://" for name in schemes)
+        raise ValueError(f"{value[:80]!r} is not a URL starting with {allowed}")
+
+    return AfterValidator(check)
+
+
+WebUrl = Annotated[str, url_check("http", "https")]
+"""A page or an image on the web."""
+LinkUrl = Annotated[str, url_check("http", "https", "doi")]
+"""A web page or a DOI (``doi:10.1234/abc``)."""
+DataUrl = Annotated[str, url_check("s3", "http", "https")]
+"""Data in a bucket or on a web server."""
+VolumeUrl = Annotated[str, url_check("s3", "http", "https", relative=True)]
+"""Where a volume's data is: a bucket or web URL, or the file name within a published archive."""
 Doi = Annotated[str, AfterValidator(normalise_doi)]
 Orcid = Annotated[str, AfterValidator(normalise_orcid)]
+
+
+def _doi_or_web_url(value: str) -> str:
+    """A benchmark's source: a DOI as written (``10.1234/abc``) or a web URL."""
+    if not value or DOI_RE.match(value):
+        return value
+    return url_check("http", "https", "doi").func(value)
+
+
 Colour = Annotated[str, AfterValidator(normalise_colour)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
@@ -253,7 +291,7 @@ class SegmentLabelManifest(Strict):
 class MeshManifest(Strict):
     name: Name
     description: str = ""
-    url: Annotated[str, Field(min_length=1, max_length=1000)]
+    url: Annotated[DataUrl, Field(min_length=1, max_length=1000)]
     format: MeshFormat
     scale_nm: ScaleVector = ScaleVector(x=1.0, y=1.0, z=1.0)
     translation_nm: AxisVector = AxisVector(x=0.0, y=0.0, z=0.0)
@@ -263,7 +301,7 @@ class MeshManifest(Strict):
 class VolumeManifest(Strict):
     name: Name
     description: str = ""
-    url: Annotated[str, Field(max_length=1000)] = ""
+    url: Annotated[VolumeUrl, Field(max_length=1000)] = ""
     format: VolumeFormat | None = None
     kind: VolumeKind
     content_type: ContentType
@@ -294,8 +332,8 @@ class CropManifest(Strict):
     translation_nm: AxisVector
     shape: ShapeVector
     label_classes: list[ClassName] = []
-    labels_url: Annotated[str, Field(max_length=1000)] = ""
-    published_state_url: str = ""
+    labels_url: Annotated[DataUrl, Field(max_length=1000)] = ""
+    published_state_url: DataUrl = ""
 
     @model_validator(mode="after")
     def _labels_where_published(self) -> CropManifest:
@@ -341,7 +379,7 @@ class PublicationManifest(Strict):
     authors: str = ""
     year: Annotated[int, Field(ge=1900, le=2100)] | None = None
     doi: Doi | None = None
-    url: str = ""
+    url: LinkUrl = ""
 
 
 class BenchmarkManifest(Strict):
@@ -349,7 +387,7 @@ class BenchmarkManifest(Strict):
     metric: Metric
     label_class: ClassName | None = None
     value: Annotated[float, Field(ge=0)]
-    source: str = ""
+    source: Annotated[str, AfterValidator(_doi_or_web_url)] = ""
 
     @model_validator(mode="after")
     def _ratio_metrics_at_most_one(self) -> BenchmarkManifest:
@@ -395,19 +433,19 @@ class DatasetManifest(Strict):
     creators: list[CreatorManifest] = []
     acknowledgements: str = ""
     licence: str = ""
-    licence_url: str = ""
+    licence_url: WebUrl = ""
     contact: str = ""
-    thumbnail_url: str = ""
+    thumbnail_url: WebUrl = ""
     release_date: OptionalDate = None
     version: str = ""
     tags: list[str] = []
     software_availability: SoftwareAvailability | None = None
-    download_url: str = ""
+    download_url: DataUrl = ""
     data_formats: list[str] = []
     data_size: str = ""
     atlas: str = ""
     metrics: list[Metric] = []
-    published_state_url: str = ""
+    published_state_url: DataUrl = ""
     provenance: str = ""
     known_issues: list[Issue] = []
     dois: list[DoiManifest] = []
@@ -430,7 +468,7 @@ class DatasetManifest(Strict):
 
 class DownloadManifest(Strict):
     name: Name
-    url: Annotated[str, Field(min_length=1)]
+    url: Annotated[DataUrl, Field(min_length=1)]
     all_resolutions: bool = False
     raw_padding: NonNegativeInt = 0
 
@@ -441,8 +479,8 @@ class CollectionManifest(Strict):
     summary: str = ""
     description: str = ""
     doi: Doi | None = None
-    url: str = ""
-    thumbnail_url: str = ""
+    url: WebUrl = ""
+    thumbnail_url: WebUrl = ""
     tags: list[str] = []
     authors: list[str] = []
     release_date: OptionalDate = None
