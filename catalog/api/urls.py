@@ -30,5 +30,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     *router.urls,
-    re_path(r"^.*$", not_found, name="api-not-found"),
+    # (?s): a path holding a newline (/api/x%0A/) is an unknown endpoint too.
+    re_path(r"^[\s\S]*$", not_found, name="api-not-found"),
 ]
