@@ -21,6 +21,12 @@ MAX_JSON_DEPTH = 32
 fewer than ten levels; the API's manifests about five)."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+BLANKS = r"\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""Unicode's White_Space characters (what pydantic's ``str_strip_whitespace`` removes) as the body
+of a regex character class, spelled out: JSON Schema patterns, Python and the generators that
+read patterns do not agree on ``\\s`` (Python's also holds the separators U+001C..U+001F)."""
+CONTROLS = r"\x00-\x1f\x7f-\x9f"
+"""C0 and C1 control characters, as the body of a regex character class."""
 
 
 def text_problem(text: str) -> str | None:

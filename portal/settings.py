@@ -240,10 +240,13 @@ SPECTACULAR_SETTINGS = {
         {"name": "crops", "description": "Annotated ground-truth boxes, by number."},
         {"name": "label-classes", "description": "Organelle classes; groups list their members."},
         {"name": "collections", "description": "Curated groups of datasets, with citations."},
+        {"name": "states", "description": "Neuroglancer viewer states (CORS, ETag), and saved short links."},
+        {"name": "ingest", "description": "Staff only: ingest an allow-listed S3 prefix and follow the run."},
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.openapi_30_hook",
+        "catalog.api.schema.server_truth_hook",
     ],
 }
 

@@ -1,16 +1,23 @@
-"""Filtering for the API: the shared FilterSets, plus a refusal of query parameters nobody reads."""
+"""Filtering for the API: the shared FilterSets, plus a refusal of query parameters nobody reads.
+
+A malformed value is a 400 naming the parameter; a well-formed value that names no record
+(``?organism=no-such-organism``) is a 404 naming it: the request is fine, the record is missing.
+"""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
+import django_filters
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
+
+from catalog.errors import CatalogError, NotFoundError
 
 # Parameters where an empty value has a meaning of its own (no search).
 EMPTY_ALLOWED = frozenset({"q"})
@@ -39,6 +46,20 @@ def format_parameter(view: Any) -> set[str]:
     return {override}
 
 
+def filterset_error(filterset: django_filters.FilterSet) -> CatalogError | APIException:
+    """What an invalid filterset answers: 404 when every problem is a reference to a record that
+    does not exist, else DRF's 400 with every parameter's errors."""
+    missing: list[dict[str, str]] = []
+    for name, errors in filterset.form.errors.as_data().items():
+        is_reference = isinstance(filterset.filters.get(name), django_filters.ModelMultipleChoiceFilter)
+        if not is_reference or any(error.code != "invalid_choice" for error in errors):
+            return ValidationError(filterset.errors)
+        for error in errors:
+            value = (error.params or {}).get("value", "")
+            missing.append({"field": name, "message": f"No record named {value!r}."})
+    return NotFoundError.from_problems(missing)
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend on list endpoints; unknown parameters are a 400 naming them."""
 
@@ -51,7 +72,12 @@ class StrictFilterBackend(DjangoFilterBackend):
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
         reject_unknown_parameters(request, allowed)
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise filterset_error(filterset)
+        return filterset.qs
 
 
 class FormatIsAFilterNegotiation(DefaultContentNegotiation):

@@ -66,6 +66,8 @@ def _preflight(methods: tuple[str, ...]) -> HttpResponse:
 def _error(error: CatalogError, methods: tuple[str, ...]) -> HttpResponse:
     response = catalog_error_response(error)
     response["Cache-Control"] = "no-store"
+    if error.status == 405:
+        response["Allow"] = ", ".join(methods)
     return _cors(response, methods)
 
 
@@ -209,6 +211,9 @@ def _requested_volume_ids(request: HttpRequest) -> list[int]:
     payload = untrusted_json.load(request.body or b"null")
     if not isinstance(payload, dict):
         raise InvalidRequestError.on("body", 'Send a JSON object: {"volumes": [1, 2, 3]}.')
+    unknown = sorted(set(payload) - {"volumes"})
+    if unknown:
+        raise InvalidRequestError.on(unknown[0], f"Unknown field {unknown[0]!r}; the body holds only volumes.")
     return _parse_volume_ids(payload.get("volumes"))
 
 
@@ -300,12 +305,15 @@ def save(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _error(CatalogError("POST a Neuroglancer state as JSON to save it.", status=405), SAVE_METHODS)
     try:
+        answer = request.GET.get("response")
+        if answer not in (None, "url"):
+            raise InvalidRequestError.on("response", "response: the only value is `url` (answer with the bare URL).")
         state = _state_to_save(request)
     except CatalogError as error:
         return _error(error, SAVE_METHODS)
     saved = save_state(state=state)
     state_url = request.build_absolute_uri(reverse("state-saved", args=[saved.key]))
-    if request.GET.get("response") == "url":
+    if answer == "url":
         response = JsonResponse(state_url, safe=False, status=201)
     else:
         response = JsonResponse(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import re
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import webcolors
 from pydantic import (
@@ -41,7 +40,7 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
 )
-from catalog.untrusted_json import text_problem
+from catalog.untrusted_json import BLANKS, CONTROLS, text_problem
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 
@@ -54,7 +53,7 @@ def normalise_doi(value: str) -> str:
             text = text[len(prefix) :]
             break
     text = text.lower()
-    if not DOI_RE.match(text):
+    if not DOI_RE.match(text) or not re.fullmatch(DOI_BODY, text):
         raise ValueError(f"{value!r} is not a DOI (expected 10.<registrant>/<suffix>)")
     return text
 
@@ -97,46 +96,93 @@ def normalise_orcid(value: str) -> str:
     return text
 
 
-def url_check(*schemes: str, relative: bool = False) -> AfterValidator:
-    """A validator that lets through a blank value or a URL with one of ``schemes`` (and, with
-    ``relative``, a plain relative name such as a file name): the pages put these values in
-    ``href`` and ``src``, where ``javascript:`` or ``data:`` would run in a reader's browser."""
+def _any_case(text: str) -> str:
+    """A regex matching ``text`` in any letter case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+_URL_TAIL = f"[^{BLANKS}{CONTROLS}]*"
+_HOST = f"[^/?#{BLANKS}{CONTROLS}]+"
+
+
+def url_regex(*schemes: str, relative: bool = False) -> str:
+    """The URLs a field takes: ``scheme://host...`` for each scheme (``doi:...`` for doi), and with
+    ``relative`` a name with no scheme and no host (``50-images.tif``). No blank or control
+    character anywhere, so what a browser would read is what was checked."""
+    options = [
+        f"{_any_case('doi')}:{_URL_TAIL}" if name == "doi" else f"{_any_case(name)}://{_HOST}{_URL_TAIL}"
+        for name in schemes
+    ]
+    if relative:
+        options.append(f"/?[^/:{BLANKS}{CONTROLS}][^:{BLANKS}{CONTROLS}]*|/")
+    return "(?:" + "|".join(options) + ")"
+
+
+def json_pattern(regex: str, *, blank: bool = True) -> dict[str, str]:
+    """The JSON Schema ``pattern`` of a field checked with ``regex`` after whitespace is stripped
+    (``str_strip_whitespace``): the value with optional blanks around it, or (``blank``) nothing."""
+    optional = "?" if blank else ""
+    return {"pattern": f"^[{BLANKS}]*(?:{regex}){optional}[{BLANKS}]*$"}
+
+
+def url_type(*schemes: str, relative: bool = False, blank: bool = True) -> object:
+    """A string type that is blank or a URL with one of ``schemes``: the pages put these values in
+    ``href`` and ``src``, where ``javascript:`` or ``data:`` would run in a reader's browser. The
+    same regex validates and documents it (the OpenAPI schema's ``pattern``)."""
+    regex = url_regex(*schemes, relative=relative)
+    allowed = " or ".join(f"{name}:" if name == "doi" else f"{name}://" for name in schemes)
 
     def check(value: str) -> str:
-        if not value:
-            return value
-        parts = urlsplit(value)
-        scheme = parts.scheme.lower()
-        if scheme in schemes and (parts.netloc or scheme == "doi"):
-            return value
-        if relative and not scheme and not parts.netloc and ":" not in value:
-            return value
-        allowed = " or ".join(f"{name}:" if name == "doi" else f"{name}://" for name in schemes)
-        raise ValueError(f"{value[:80]!r} is not a URL starting with {allowed}")
+        if (value or not blank) and not re.fullmatch(regex, value):
+            raise ValueError(f"{value[:80]!r} is not a URL starting with {allowed}")
+        return value
 
-    return AfterValidator(check)
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra=json_pattern(regex, blank=blank))]
 
 
-WebUrl = Annotated[str, url_check("http", "https")]
+WebUrl = url_type("http", "https")
 """A page or an image on the web."""
-LinkUrl = Annotated[str, url_check("http", "https", "doi")]
+LinkUrl = url_type("http", "https", "doi")
 """A web page or a DOI (``doi:10.1234/abc``)."""
-DataUrl = Annotated[str, url_check("s3", "http", "https")]
+DataUrl = url_type("s3", "http", "https")
 """Data in a bucket or on a web server."""
-VolumeUrl = Annotated[str, url_check("s3", "http", "https", relative=True)]
+RequiredDataUrl = url_type("s3", "http", "https", blank=False)
+"""A ``DataUrl`` that must be given."""
+VolumeUrl = url_type("s3", "http", "https", relative=True)
 """Where a volume's data is: a bucket or web URL, or the file name within a published archive."""
-Doi = Annotated[str, AfterValidator(normalise_doi)]
-Orcid = Annotated[str, AfterValidator(normalise_orcid)]
+DOI_BODY = r"10\.[0-9]{4,9}/[!-~]+"
+"""A DOI as the API takes it: the DOI syntax with a suffix of printable ASCII (no blank, no control)."""
+DOI_REGEX = "(?:" + "|".join(_any_case(prefix) for prefix in DOI_PREFIXES) + f")?{DOI_BODY}"
+Doi = Annotated[str, AfterValidator(normalise_doi), Field(json_schema_extra=json_pattern(DOI_REGEX, blank=False))]
+ORCID_REGEX = (
+    "(?:"
+    + "|".join(_any_case(prefix) for prefix in ORCID_PREFIXES)
+    + ")?(?:[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9Xx])?"
+)
+Orcid = Annotated[
+    str,
+    AfterValidator(normalise_orcid),
+    Field(json_schema_extra={**json_pattern(ORCID_REGEX), "description": "ORCID iD; its check digit must be right."}),
+]
+SOURCE_REGEX = f"(?:{DOI_BODY}|{url_regex('http', 'https', 'doi')})"
 
 
 def _doi_or_web_url(value: str) -> str:
     """A benchmark's source: a DOI as written (``10.1234/abc``) or a web URL."""
-    if not value or DOI_RE.match(value):
-        return value
-    return url_check("http", "https", "doi").func(value)
+    if value and not re.fullmatch(SOURCE_REGEX, value):
+        raise ValueError(f"{value[:80]!r} is neither a DOI (10.<registrant>/<suffix>) nor an http(s) or doi: URL")
+    return value
 
 
-Colour = Annotated[str, AfterValidator(normalise_colour)]
+COLOUR_REGEX = (
+    "(?:#(?:[0-9A-Fa-f]{3}){1,2}|"
+    + "|".join(" *".join(_any_case(letter) for letter in name) for name in sorted(webcolors.names("css3")))
+    + ")"
+)
+"""What normalise_colour takes: #rgb or #rrggbb, or a CSS colour name in any case with any spaces."""
+
+
+Colour = Annotated[str, AfterValidator(normalise_colour), Field(json_schema_extra=json_pattern(COLOUR_REGEX))]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=100)]
@@ -194,12 +240,15 @@ class PositiveVector(Strict):
     z: PositiveFloat
 
 
+NonZeroFloat = Annotated[float, Field(json_schema_extra={"not": {"enum": [0]}})]
+
+
 class ScaleVector(Strict):
     """Per-axis voxel size in nm; negative flips the axis, zero is never valid."""
 
-    x: float
-    y: float
-    z: float
+    x: NonZeroFloat
+    y: NonZeroFloat
+    z: NonZeroFloat
 
     @field_validator("x", "y", "z")
     @classmethod
@@ -291,7 +340,7 @@ class SegmentLabelManifest(Strict):
 class MeshManifest(Strict):
     name: Name
     description: str = ""
-    url: Annotated[DataUrl, Field(min_length=1, max_length=1000)]
+    url: Annotated[RequiredDataUrl, Field(max_length=1000)]
     format: MeshFormat
     scale_nm: ScaleVector = ScaleVector(x=1.0, y=1.0, z=1.0)
     translation_nm: AxisVector = AxisVector(x=0.0, y=0.0, z=0.0)
@@ -387,7 +436,7 @@ class BenchmarkManifest(Strict):
     metric: Metric
     label_class: ClassName | None = None
     value: Annotated[float, Field(ge=0)]
-    source: Annotated[str, AfterValidator(_doi_or_web_url)] = ""
+    source: Annotated[str, AfterValidator(_doi_or_web_url), Field(json_schema_extra=json_pattern(SOURCE_REGEX))] = ""
 
     @model_validator(mode="after")
     def _ratio_metrics_at_most_one(self) -> BenchmarkManifest:
@@ -468,7 +517,7 @@ class DatasetManifest(Strict):
 
 class DownloadManifest(Strict):
     name: Name
-    url: Annotated[DataUrl, Field(min_length=1)]
+    url: RequiredDataUrl
     all_resolutions: bool = False
     raw_padding: NonNegativeInt = 0
 

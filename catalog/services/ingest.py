@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
-from catalog.errors import InvalidRequestError
+from catalog.errors import ConflictError, InvalidRequestError
 from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, S3TransientError, parse_s3_url
@@ -107,7 +107,7 @@ def _dataset_by_slug(slug: str | None) -> Dataset | None:
         return None
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None:
-        raise InvalidRequestError.on("dataset", f"no dataset with slug {slug!r}")
+        raise ConflictError.on("dataset", f"no dataset with slug {slug!r}")
     return dataset
 
 
