@@ -302,3 +302,34 @@ def test_api_writes_take_json_only(curator, small_catalog) -> None:
     response = curator.post("/api/datasets/", {"slug": "x"})  # multipart form
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda p: p["volumes"][0].update(shape={"x": 2**63, "y": 1, "z": 1}), "volumes.0.shape.x"),
+        (lambda p: p["volumes"][0].update(scale_levels=2**15), "volumes.0.scale_levels"),
+        (lambda p: p["imaging"].update(duration_days=2**31), "imaging.duration_days"),
+        (
+            lambda p: p["volumes"][0].update(segment_labels=[{"value": 2**31, "name": "n"}]),
+            "volumes.0.segment_labels.0.value",
+        ),
+        (lambda p: p.update(crops=[{**CROP, "number": 2**31}]), "crops.0.number"),
+    ],
+)
+def test_integers_beyond_their_columns_are_a_400_naming_the_field(curator, small_catalog, change, field) -> None:
+    """A number the database column cannot hold is refused before any write (PostgreSQL would
+    raise "integer out of range", a 500)."""
+    payload = dataset_payload()
+    change(payload)
+    refused(curator.post("/api/datasets/", payload, format="json"), field)
+    assert not m.Dataset.objects.filter(slug="jrc_new-cell").exists()
+
+
+CROP = {
+    "number": 5,
+    "split": "test",
+    "voxel_size_nm": {"x": 4, "y": 4, "z": 4},
+    "translation_nm": {"x": 0, "y": 0, "z": 0},
+    "shape": {"x": 1, "y": 1, "z": 1},
+}

@@ -19,9 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
     field_validator,
     model_validator,
 )
@@ -183,6 +181,14 @@ COLOUR_REGEX = (
 
 
 Colour = Annotated[str, AfterValidator(normalise_colour), Field(json_schema_extra=json_pattern(COLOUR_REGEX))]
+# Integers as the database columns hold them (PostgreSQL's smallint, integer, bigint): a bigger
+# number is a 400 naming the field, not a database error.
+Int16 = Annotated[int, Field(ge=1, le=2**15 - 1)]
+Int32 = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Count32 = Annotated[int, Field(ge=0, le=2**31 - 1)]
+SegmentId = Annotated[int, Field(ge=0, le=2**64 - 1)]
+"""Neuroglancer segment ids are uint64."""
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=100)]
@@ -259,16 +265,16 @@ class ScaleVector(Strict):
 
 
 class ShapeVector(Strict):
-    x: PositiveInt
-    y: PositiveInt
-    z: PositiveInt
+    x: Int64
+    y: Int64
+    z: Int64
 
 
 class OrganismManifest(Strict):
     name: Name
     slug: Slug
     common_name: str = ""
-    ncbi_taxonomy_id: PositiveInt | None = None
+    ncbi_taxonomy_id: Int32 | None = None
 
 
 class TissueManifest(Strict):
@@ -284,7 +290,7 @@ class VocabularyManifest(Strict):
 
 class LabelClassManifest(Strict):
     name: ClassName
-    label_id: PositiveInt | None = None
+    label_id: Int16 | None = None
     long_name: str = ""
     description: str = ""
     colour: Colour = ""
@@ -331,7 +337,7 @@ class ChannelManifest(Strict):
 
 
 class SegmentLabelManifest(Strict):
-    value: NonNegativeInt
+    value: Count32
     name: Name
     colour: Colour = ""
     label_class: ClassName | None = None
@@ -344,7 +350,7 @@ class MeshManifest(Strict):
     format: MeshFormat
     scale_nm: ScaleVector = ScaleVector(x=1.0, y=1.0, z=1.0)
     translation_nm: AxisVector = AxisVector(x=0.0, y=0.0, z=0.0)
-    segment_ids: list[int] = []
+    segment_ids: list[SegmentId] = []
 
 
 class VolumeManifest(Strict):
@@ -361,7 +367,7 @@ class VolumeManifest(Strict):
     channels: list[ChannelManifest] = []
     scale_nm: ScaleVector | None = None
     translation_nm: AxisVector | None = None
-    scale_levels: PositiveInt | None = None
+    scale_levels: Int16 | None = None
     display: DisplaySettings | None = None
     provenance: str = ""
     segment_labels: list[SegmentLabelManifest] = []
@@ -375,7 +381,7 @@ class VolumeManifest(Strict):
 
 
 class CropManifest(Strict):
-    number: PositiveInt
+    number: Int32
     split: CropSplit
     voxel_size_nm: PositiveVector
     translation_nm: AxisVector
@@ -461,7 +467,7 @@ class ImagingManifest(Strict):
     acquisition_id: str = ""
     institution: str = ""
     start_date: OptionalDate = None
-    duration_days: NonNegativeInt | None = None
+    duration_days: Count32 | None = None
     bias_voltage_v: float | None = None
     scan_rate_mhz: PositiveFloat | None = None
     current_na: PositiveFloat | None = None
@@ -519,7 +525,7 @@ class DownloadManifest(Strict):
     name: Name
     url: RequiredDataUrl
     all_resolutions: bool = False
-    raw_padding: NonNegativeInt = 0
+    raw_padding: Count32 = 0
 
 
 class CollectionManifest(Strict):
