@@ -333,3 +333,25 @@ CROP = {
     "translation_nm": {"x": 0, "y": 0, "z": 0},
     "shape": {"x": 1, "y": 1, "z": 1},
 }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_turns_stored_non_finite_values_into_unknown() -> None:
+    """A database written before the checks may hold an infinity (or, on PostgreSQL, a NaN) that
+    breaks every read of its record: the migration that adds the checks makes such a value in a
+    nullable column null (unknown), so the record reads again."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    target = next(key for key in executor.loader.disk_migrations if key[1].endswith("finite_numbers"))
+    before = executor.loader.disk_migrations[target].dependencies
+    latest = executor.loader.graph.leaf_nodes("catalog")
+    try:
+        executor.migrate([dep for dep in before if dep[0] == "catalog"])
+        old = executor.loader.project_state([dep for dep in before if dep[0] == "catalog"]).apps
+        dataset = old.get_model("catalog", "Dataset").objects.create(slug="poisoned", extent_x=math.inf)
+        executor = MigrationExecutor(connection)
+        executor.migrate([target])
+        assert m.Dataset.objects.get(pk=dataset.pk).extent_x is None
+    finally:
+        MigrationExecutor(connection).migrate(latest)
