@@ -65,7 +65,10 @@ class IngestRequestSerializer(serializers.Serializer):
         max_length=1000, trim_whitespace=False, help_text="s3://bucket/prefix of an allow-listed bucket."
     )
     dataset = serializers.SlugField(
-        required=False, allow_blank=True, help_text="Existing dataset slug; empty: from the layout."
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,  # the schema's slug pattern allows no blanks
+        help_text="Existing dataset slug; empty: from the layout.",
     )
     dry_run = serializers.BooleanField(default=False)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import webcolors
 from pydantic import (
@@ -201,11 +201,33 @@ def _blank_to_none(value: object) -> object:
 OptionalDate = Annotated[datetime.date | None, BeforeValidator(_blank_to_none)]
 
 
+def _stripped_patterns(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what ``str_strip_whitespace`` does: a pattern is checked after blanks
+    around the value are removed, so the value may carry them (``^X$`` -> ``^ *(?:X) *$``)."""
+    stack: list[Any] = [schema]
+    blanks = f"[{BLANKS}]*"
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            pattern = node.get("pattern")
+            anchored = isinstance(pattern, str) and pattern.startswith("^") and pattern.endswith("$")
+            if anchored and not pattern.startswith(f"^{blanks}"):
+                node["pattern"] = f"^{blanks}(?:{pattern[1:-1]}){blanks}$"
+            stack.extend(value for key, value in node.items() if key != "pattern")
+
+
 class Strict(BaseModel):
     """Base for every manifest model: unknown keys are errors, not silently dropped, and every
     number is finite (NaN and infinities mean nothing here and JSON cannot carry them)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        allow_inf_nan=False,
+        json_schema_extra=lambda schema, model: _stripped_patterns(schema),
+    )
 
     @field_validator("*", mode="after")
     @classmethod
