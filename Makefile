@@ -49,8 +49,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The worker also runs the beat (the periodic sweep of lost and stale jobs); run exactly one
+# worker with --beat when there are several.
 worker: venv
-	$(VENV)/bin/celery -A portal worker --loglevel=info
+	$(VENV)/bin/celery -A portal worker --beat --schedule=$(VENV)/celerybeat-schedule --loglevel=info
 
 # The catalog-scale benchmark (bench/README.md): both request mixes, the datasette side-by-side,
 # 1,000 and 10,000 datasets. bench-small: 1,000 datasets only, shorter runs.

@@ -41,7 +41,17 @@ STALL_DRAWS = 1_000
 # How many words a search has: mostly one or two.
 SEARCH_WORD_COUNTS = (1, 1, 2, 2, 3)
 
-POOLS = ("api-list", "api-search", "api-facets", "api-detail", "api-crops", "browse", "dataset-page")
+POOLS = (
+    "api-list",
+    "api-search",
+    "api-facets",
+    "api-detail",
+    "api-crops",
+    "api-crops-present",
+    "api-crop-manifest",
+    "browse",
+    "dataset-page",
+)
 
 # PostgreSQL's English stop words of four letters or more (the Snowball list): the portal's
 # search ignores them, so they are no search words. Shorter words are never drawn.
@@ -96,6 +106,21 @@ DATASETTE_FILTERS = {
 LIST_ORDERINGS = (("", "_sort", "slug"), ("title", "_sort", "title"), ("-release_date", "_sort_desc", "release_date"))
 # Crop orderings: portal ``ordering`` ("" is its default, number) -> datasette sort parameter.
 CROP_ORDERINGS = (("", None), ("-number", "_sort_desc"))
+SHARE_ORDERINGS = ("", "-share", "share")
+SPLITS = (None, "train", "test")
+# What a crop must hold of the class: present, or at least this share, or this many voxels.
+CONTENT_THRESHOLDS = (
+    ("present", "true"),
+    *(("min_share", str(share)) for share in (0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)),
+    *(("min_voxels", str(voxels)) for voxels in (1, 10, 100, 1_000, 10_000, 100_000)),
+)
+MANIFEST_PRESENCE = (
+    (),
+    (("present", "true"),),
+    (("present", "false"),),
+    (("min_share", "0.01"),),
+    (("min_share", "0.1"),),
+)
 
 
 @dataclass(frozen=True)
@@ -286,6 +311,8 @@ class PoolBuilder:
     def __init__(self, snapshot: Snapshot, *, seed: int = SEED, cap: int = DEFAULT_CAP) -> None:
         self.snapshot = snapshot
         self.rng = random.Random(seed)
+        # The crop-content pools draw from their own generator: the other pools stay as they were.
+        self.content_rng = random.Random(seed + 1)
         self.cap = cap
         self.rows = sorted(snapshot.datasets.values(), key=lambda row: row.id)
         self.with_organism = [row for row in self.rows if row.organism]
@@ -438,6 +465,39 @@ class PoolBuilder:
         datasette += [("_nocol", "label_class_closure"), ("_shape", "objects")]
         return Draft("/api/crops/", tuple(portal), _table("crops"), tuple(datasette))
 
+    def _crop_class(self) -> str | None:
+        crop = self.snapshot.crops[self.content_rng.randrange(len(self.snapshot.crops))]
+        return self.content_rng.choice(crop.classes) if crop.classes else None
+
+    def api_crops_present(self) -> Draft | None:
+        """Crops holding one of a crop's classes (present, or a minimum share or voxel count),
+        perhaps of one split, in some order; the first page (how many match is not exported)."""
+        organelle = self._crop_class()
+        if organelle is None:
+            return None
+        portal = [("organelle", organelle), self.content_rng.choice(CONTENT_THRESHOLDS)]
+        split = self.content_rng.choice(SPLITS)
+        if split:
+            portal.append(("split", split))
+        ordering = self.content_rng.choice(SHARE_ORDERINGS)
+        if ordering:
+            portal.append(("ordering", ordering))
+        return Draft("/api/crops/", tuple(portal))
+
+    def api_crop_manifest(self) -> Draft | None:
+        """The manifest rows of one of a crop's classes, perhaps of one split, by presence."""
+        organelle = self._crop_class()
+        if organelle is None:
+            return None
+        portal = [("organelle", organelle), *self.content_rng.choice(MANIFEST_PRESENCE)]
+        split = self.content_rng.choice(SPLITS)
+        if split:
+            portal.append(("split", split))
+        ordering = self.content_rng.choice(SHARE_ORDERINGS) if ("present", "false") not in portal else ""
+        if ordering:
+            portal.append(("ordering", ordering))
+        return Draft("/api/crops/manifest.csv", tuple(portal))
+
     def browse(self) -> Draft | None:
         """The browse page (list and facets) under a few of one dataset's values, one page."""
         filters = self._filters_from(self._row(), 0.3, q=0.3)
@@ -461,6 +521,8 @@ class PoolBuilder:
             "browse": self._sample(self.browse),
             "dataset-page": [Twin(f"/datasets/{row.slug}/") for row in rows],
         }
+        pools["api-crops-present"] = self._sample(self.api_crops_present) if self.snapshot.crops else []
+        pools["api-crop-manifest"] = self._sample(self.api_crop_manifest) if self.snapshot.crops else []
         return pools
 
 

@@ -49,6 +49,8 @@ class Samples:
     search: str
     dataset_slugs: list[str]
     crop_numbers: list[int]
+    crop_class: str = "mito_mem"
+    """The class present in the most crops: the crop list filtered by it has the most rows."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,23 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("api-search", "API datasets, search", JSON, _one("/api/datasets/?q={s.search}"), p50_ms=25, p95_ms=60),
     Endpoint("api-facets", "API facet counts", JSON, _one("/api/datasets/facets/"), p50_ms=25, p95_ms=60),
     Endpoint("api-crops", "API crop list", JSON, _one("/api/crops/"), p50_ms=25, p95_ms=60),
+    Endpoint(
+        "api-crops-present",
+        "API crops with a class present, largest share first",
+        JSON,
+        _one("/api/crops/?organelle={s.crop_class}&present=true&ordering=-share"),
+        p50_ms=25,
+        p95_ms=60,
+    ),
+    Endpoint(
+        "api-crop-manifest",
+        "Crop manifest CSV, every crop x class",
+        JSON,
+        _one("/api/crops/manifest.csv"),
+        p50_ms=25,
+        p95_ms=60,
+        notes="One row per crop and class: about 16 rows per crop (330,000 at 20,000 crops).",
+    ),
     Endpoint(
         "state-dataset", "State JSON, dataset (200 datasets)", STATE, _each_dataset("/api/states/datasets/{slug}/"), 10
     ),
@@ -159,6 +178,16 @@ DISTINCT_ENDPOINTS: list[DistinctEndpoint] = [
         p95_ms=30,
         datasette="__arraycontains, _sort_desc, _next",
     ),
+    DistinctEndpoint(
+        "api-crops-present",
+        "API crops with a class present (+ split, minimum share or voxels, order)",
+        JSON,
+        p50_ms=10,
+        p95_ms=30,
+    ),
+    DistinctEndpoint(
+        "api-crop-manifest", "Crop manifest CSV by class (+ split, presence, minimum share)", JSON, p50_ms=10, p95_ms=30
+    ),
     DistinctEndpoint("browse", "Browse page with facets (filters, words, page)", PAGE, p50_ms=30),
     DistinctEndpoint("dataset-page", "Dataset page", PAGE, p50_ms=30),
 ]
@@ -185,7 +214,7 @@ def collect_samples(*, seed: int = 11, search: str = "mitochondria") -> Samples:
     """
     from django.db.models import Count
 
-    from catalog.models import Crop, Dataset, Organism
+    from catalog.models import Crop, CropContent, Dataset, Organism
 
     rng = random.Random(seed)
     organisms = list(
@@ -198,10 +227,18 @@ def collect_samples(*, seed: int = 11, search: str = "mitochondria") -> Samples:
     modality = top_modality["modality"] if top_modality else "fib-sem"
     slugs = list(Dataset.objects.order_by("pk").values_list("slug", flat=True))
     numbers = list(Crop.objects.order_by("number").values_list("number", flat=True))
+    top_class = (
+        CropContent.objects.filter(present_voxels__gt=0)
+        .values("label_class__name")
+        .annotate(n=Count("crop_id"))
+        .order_by("-n", "label_class__name")
+        .first()
+    )
     return Samples(
         organism=organism,
         modality=modality,
         search=search,
         dataset_slugs=rng.sample(slugs, k=min(ROTATION, len(slugs))),
         crop_numbers=rng.sample(numbers, k=min(ROTATION, len(numbers))),
+        crop_class=top_class["label_class__name"] if top_class else "mito_mem",
     )

@@ -33,6 +33,7 @@ CROPS_PER_DATASET = 2
 VIEWS_PER_DATASET = 1.4
 LABEL_CLASSES = 80
 DATASETS_WITH_CROPS = 0.4
+ABSENT_CLASS_SHARE = 0.6
 SEARCH_TERM = "mitochondria"
 COPY_CHUNK_ROWS = 50_000
 
@@ -365,7 +366,7 @@ class Writer:
         if not self.use_copy:
             model.objects.bulk_create(objects, batch_size=500)
             return
-        fields = list(model._meta.concrete_fields)
+        fields = [f for f in model._meta.concrete_fields if not f.generated]  # the database computes those
         getters = [
             (lambda obj, f=f: f.pre_save(obj, True))
             if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
@@ -464,6 +465,33 @@ def empty_catalog(connection: Any) -> None:
 
 
 # --- Generation -----------------------------------------------------------------------------
+
+
+def _crop_contents(crops: Sequence[Any], links: Sequence[tuple[int, int]], seed: int) -> list[Any]:
+    """What each crop holds of each annotated class: as in the challenge, many classes are
+    annotated but absent; the others fill a long-tailed share of the crop. A generator of its
+    own, so the rest of the catalog stays what it was before contents existed."""
+    from catalog import models as m
+
+    rng = random.Random(seed + 1)
+    contents = []
+    for content_id, (number, class_id) in enumerate(links, 1):
+        crop = crops[number - 1]
+        total = crop.shape_x * crop.shape_y * crop.shape_z
+        present = 0 if rng.random() < ABSENT_CLASS_SHARE else max(1, int(total * rng.random() ** 3 / 2))
+        contents.append(
+            m.CropContent(
+                id=content_id,
+                crop_id=number,
+                label_class_id=class_id,
+                source="attributes",
+                total_voxels=total,
+                present_voxels=present,
+                absent_voxels=total - present,
+                unknown_voxels=0,
+            )
+        )
+    return contents
 
 
 def _spread(total: int, buckets: int, rng: random.Random, *, minimum: int, maximum: int) -> list[int]:
@@ -843,6 +871,7 @@ def generate_catalog(shape: CatalogShape, *, connection: Any = None) -> Generati
         writer.write(m.Crop, crops)
         through = m.Crop.label_classes.through
         writer.write_links(through, "crop_id", "labelclass_id", crop_links)
+        writer.write(m.CropContent, _crop_contents(crops, crop_links, shape.seed))
 
         # Curated views on random datasets, each with 2 or 3 layers and the organelles it shows.
         views: list[Any] = []

@@ -104,7 +104,12 @@ class ValidationIssue:
 
 @dataclass
 class ScaleLevel:
-    """One resolution level: where its array lives and how to read it (C order)."""
+    """One resolution level: where its array lives and how to read it (C order).
+
+    ``voxel_size`` and ``translation`` (nm, by axis name) are the level's own, where its
+    metadata gives them per level (OME-Zarr); ``chunk_key`` is how a chunk's key is spelt
+    below the level (Zarr: a prefix and the separator between chunk indices).
+    """
 
     path: str
     location: S3Location
@@ -113,6 +118,20 @@ class ScaleLevel:
     dtype: str
     reader: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    voxel_size: dict[str, float] | None = None
+    translation: dict[str, float] | None = None
+    chunk_key: dict[str, str] | None = None
+
+    def grid(self) -> dict[str, Any]:
+        """What the catalog stores of the level (``Volume.levels``): its chunk grid and geometry."""
+        return {
+            "path": self.path,
+            "shape": list(self.shape),
+            "chunks": list(self.chunks),
+            "voxel_size_nm": self.voxel_size,
+            "translation_nm": self.translation,
+            "chunk_key": self.chunk_key,
+        }
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,7 @@ class VolumeDescription:
     content_type: str = ContentType.EM
     label_class: str | None = None
     crop_number: int | None = None
+    annotation: CellmapAnnotation | None = None
     meshes: list[MeshDescription] = field(default_factory=list)
     errors: list[ValidationIssue] = field(default_factory=list)
 
@@ -366,6 +386,7 @@ def _zarr_level(path: str, location: S3Location, document: Any, zarr_format: int
         if array is None:
             return None, issues
         raw_dtype, chunks = array.dtype, array.chunks
+        chunk_key = {"prefix": "", "separator": array.dimension_separator}
     else:
         node, issues = _parse_model(ZarrV3Node, document, where)
         if node is None:
@@ -373,11 +394,23 @@ def _zarr_level(path: str, location: S3Location, document: Any, zarr_format: int
         if node.node_type != "array" or node.shape is None or node.chunk_grid is None:
             return None, [ValidationIssue(where, "expected an array with shape and chunk_grid")]
         array, raw_dtype, chunks = node, node.data_type, node.chunk_grid.configuration.chunk_shape
+        chunk_key = _v3_chunk_key(node)
     try:
         dtype = normalise_dtype(raw_dtype)
     except ValueError as error:
         return None, [ValidationIssue(f"{where}.dtype", str(error))]
-    return ScaleLevel(path, location, tuple(array.shape), tuple(chunks), dtype, reader="zarr"), []
+    level = ScaleLevel(path, location, tuple(array.shape), tuple(chunks), dtype, reader="zarr", chunk_key=chunk_key)
+    return level, []
+
+
+def _v3_chunk_key(node: ZarrV3Node) -> dict[str, str]:
+    """Zarr v3 chunk keys: ``c/0/1/2`` by default, ``0.1.2`` with the ``v2`` encoding."""
+    encoding = (node.model_extra or {}).get("chunk_key_encoding") or {}
+    name = encoding.get("name", "default") if isinstance(encoding, dict) else "default"
+    configuration = encoding.get("configuration") or {} if isinstance(encoding, dict) else {}
+    if name == "v2":
+        return {"prefix": "", "separator": str(configuration.get("separator", "."))}
+    return {"prefix": "c/", "separator": str(configuration.get("separator", "/"))}
 
 
 def _describe_ome(
@@ -437,6 +470,38 @@ def _describe_ome(
     ]
     base_level = description.levels[0] if description.levels and description.levels[0].path == base.path else None
     _apply_geometry(description, axes, base_level.shape if base_level else ())
+    _level_geometry(description, multiscale)
+
+
+def _level_geometry(description: VolumeDescription, multiscale: OmeMultiscale) -> None:
+    """Each level's own voxel size and translation (nm), from its coordinate transformations;
+    left unset where a unit or transform is unusable (the volume's errors already say why)."""
+    ndim = len(multiscale.axes)
+    factors = [nanometres_per(axis.unit) for axis in multiscale.axes]
+    names = [axis.name.lower() for axis in multiscale.axes]
+    scratch = VolumeDescription(location=description.location, format=description.format)
+    by_path = {dataset.path: dataset for dataset in multiscale.datasets}
+    for level in description.levels:
+        dataset = by_path.get(level.path)
+        transform = _ome_transform(dataset.coordinate_transformations, ndim, "", scratch) if dataset else None
+        if transform is not None and multiscale.coordinate_transformations:
+            outer = _ome_transform(multiscale.coordinate_transformations, ndim, "", scratch)
+            transform = (
+                None
+                if outer is None
+                else (
+                    [a * b for a, b in zip(transform[0], outer[0], strict=True)],
+                    [a * b + c for a, b, c in zip(transform[1], outer[0], outer[1], strict=True)],
+                )
+            )
+        if transform is None:
+            continue
+        scale, translation = transform
+        spatial = [i for i, name in enumerate(names) if name in AXES and factors[i] is not None]
+        if {names[i] for i in spatial} != set(AXES):
+            continue
+        level.voxel_size = {names[i]: scale[i] * factors[i] for i in spatial}
+        level.translation = {names[i]: translation[i] * factors[i] for i in spatial}
 
 
 # --- N5 -------------------------------------------------------------------------------
@@ -674,6 +739,7 @@ def _reclassify(
     )
     description.kind, description.content_type = kind, content_type
     description.label_class, description.crop_number = label_class, crop
+    description.annotation = annotation
 
 
 def _annotation(attributes: dict[str, Any] | None) -> CellmapAnnotation | None:

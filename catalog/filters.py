@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django import forms
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from catalog.models import (
     BenchmarkResult,
     Collection,
     Crop,
+    CropContent,
     CuratedView,
     Dataset,
     LabelClass,
@@ -235,8 +237,60 @@ class VolumeFilterSet(filters.FilterSet):
         return queryset.filter(Q(label_class_id__in=ids) | Exists(labelled))
 
 
+CONTENT_PARAMETERS = ("present", "min_share", "min_voxels")
+"""Crop filters on what a crop holds of the ``organelle`` classes; they need ``organelle``."""
+
+
+class CropFilterForm(forms.Form):
+    """The crop filters' form: the content filters and share ordering name the class they read."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("organelle"):
+            return data
+        for name in CONTENT_PARAMETERS:
+            if data.get(name) not in (None, "", []):
+                self.add_error(name, "Needs organelle=<class>: which class's voxels to look at.")
+        if any(item.lstrip("-") == "share" for item in data.get("ordering") or []):
+            self.add_error("ordering", "Ordering by share needs organelle=<class>: whose share to sort by.")
+        return data
+
+
+class CropOrderingFilter(filters.OrderingFilter):
+    """Adds ``share``: the crop's present-voxel share of the ``organelle`` classes (largest of
+    them), unknown shares last whichever the direction."""
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        if not value or not any(item.lstrip("-") == "share" for item in value):
+            return super().filter(qs, value)
+        classes = self.parent.form.cleaned_data.get("organelle") or []
+        shares = (
+            CropContent.objects.filter(crop=OuterRef("pk"), label_class__in=classes, present_share__isnull=False)
+            .order_by("-present_share")
+            .values("present_share")[:1]
+        )
+        qs = qs.annotate(class_share=Subquery(shares))
+        ordering = []
+        for item in value:
+            descending = item.startswith("-")
+            name = item.lstrip("-")
+            if name == "share":
+                column = F("class_share")
+                ordering.append(column.desc(nulls_last=True) if descending else column.asc(nulls_last=True))
+            else:
+                field = self.param_map.get(name, name)
+                ordering.append(f"-{field}" if descending else field)
+        return qs.order_by(*ordering, "number")
+
+
 class CropFilterSet(filters.FilterSet):
-    """Filters of the crop list."""
+    """Filters of the crop list (API ``/api/crops/``, its manifests and facets, and the pages).
+
+    ``organelle`` is what a crop is annotated with (a group matches its members); ``present``,
+    ``min_share`` and ``min_voxels`` read what the crop's array of a named class holds
+    (``CropContent``), known counts only: a crop whose counts are unknown matches neither
+    ``present=true`` nor ``present=false``.
+    """
 
     dataset = ReferenceFilter(
         field_name="dataset",
@@ -246,15 +300,34 @@ class CropFilterSet(filters.FilterSet):
         help_text="Dataset slug. Repeat for any of several.",
     )
     split = ChoicesFilter(choices=CropSplit.choices, help_text="Challenge split.")
+    number = filters.NumberFilter(field_name="number", min_value=1, help_text="One crop, by its number.")
     organelle = _organelle_filter(method="filter_organelle")
-    ordering = filters.OrderingFilter(
-        fields=(("number", "number"), ("dataset__slug", "dataset")),
-        help_text="Sort by number or dataset; prefix `-` for descending. Default: number.",
+    present = StrictBooleanFilter(
+        method="filter_present",
+        help_text="With `organelle`: `true`, crops whose label array of the class has voxels present (known "
+        "counts); `false`, crops where it is known to have none. Crops with unknown counts match neither.",
+    )
+    min_share = filters.NumberFilter(
+        method="filter_min_share",
+        min_value=0,
+        max_value=1,
+        help_text="With `organelle`: the class's present voxels are at least this share (0 to 1) of the crop.",
+    )
+    min_voxels = filters.NumberFilter(
+        method="filter_min_voxels",
+        min_value=1,
+        help_text="With `organelle`: the class has at least this many voxels present in the crop.",
+    )
+    ordering = CropOrderingFilter(
+        fields=(("number", "number"), ("dataset__slug", "dataset"), ("share", "share")),
+        help_text="Sort by number, dataset or share (the `organelle` class's share of the crop, unknown last); "
+        "prefix `-` for descending. Default: number.",
     )
 
     class Meta:
         model = Crop
         fields: list[str] = []
+        form = CropFilterForm
 
     def filter_organelle(self, queryset: QuerySet[Crop], name: str, value: list[LabelClass]) -> QuerySet[Crop]:
         if not value:
@@ -263,6 +336,32 @@ class CropFilterSet(filters.FilterSet):
             crop=OuterRef("pk"), labelclass_id__in=class_closure_ids(value)
         )
         return queryset.filter(Exists(through))
+
+    def _contents(self, **condition: Any) -> Exists:
+        classes = self.form.cleaned_data.get("organelle") or []
+        return Exists(CropContent.objects.filter(crop=OuterRef("pk"), label_class__in=classes, **condition))
+
+    def filter_present(self, queryset: QuerySet[Crop], name: str, value: str) -> QuerySet[Crop]:
+        if value == "true":
+            return queryset.filter(self._contents(present_voxels__gt=0))
+        return queryset.filter(self._contents(present_voxels=0)).exclude(self._contents(present_voxels__gt=0))
+
+    def filter_min_share(self, queryset: QuerySet[Crop], name: str, value: Any) -> QuerySet[Crop]:
+        return queryset.filter(self._contents(present_share__gte=float(value), present_voxels__gt=0))
+
+    def filter_min_voxels(self, queryset: QuerySet[Crop], name: str, value: Any) -> QuerySet[Crop]:
+        return queryset.filter(self._contents(present_voxels__gte=int(value)))
+
+    def queryset_without(self, *names: str) -> QuerySet[Crop]:
+        """The crops matching every filter except ``names`` (what a crop facet counts over)."""
+        if not self.is_valid():
+            raise ValueError(f"queryset_without needs a valid filterset: {dict(self.errors)}")
+        skipped = {*names, "ordering"}
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name not in skipped:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
 
 
 class LabelClassFilterSet(filters.FilterSet):

@@ -6,7 +6,9 @@ and the one hook that keeps derived data and caches right after every write.
   It is read once per request (``CatalogVersionMiddleware``) and once per call elsewhere.
 - **Versioned cache.** ``cache_get``/``cache_set``/``cached`` store reads under
   ``<namespace>:<version>:<digest>``; a new version makes every old entry unreachable, so no
-  entry outlives its data. A cache that fails (Redis down) is a miss, never an error.
+  entry outlives its data. Answers to query strings expire sooner than per-record ones. Every
+  use of the shared cache (the throttles too) goes through ``cache_call``: a cache that fails
+  (Redis down) is a miss, never an error, and its outage is logged once.
 - **Change hook.** Model signals note which datasets each write touches; when the transaction
   commits, ONE callback recomputes their derived rows (``catalog.indexing``: annotated classes,
   search texts, viewer problems) and bumps the version once. The loader, ingest, the API and the
@@ -41,6 +43,7 @@ from catalog.models import (
     CatalogVersion,
     CellType,
     Crop,
+    CropContent,
     CuratedView,
     CuratedViewLayer,
     Dataset,
@@ -139,27 +142,44 @@ def request_cache_counts() -> tuple[int, int]:
 # Versioned cache ----------------------------------------------------------------------------------
 
 
-_cache_failing = False
+_cache_failed_at: float | None = None
+"""When (``time.monotonic()``) the cache last failed, None while it works."""
 
 
 def _key(namespace: str, identity: str) -> str:
     return f"{namespace}:{catalog_version()}:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
-def _cache_call(operation: Callable[[], T], fallback: T) -> T:
-    """Run a cache operation; an unreachable cache is logged once per outage and treated as empty."""
-    global _cache_failing
+def cache_call(operation: Callable[[], T], fallback: T) -> T:
+    """Run one operation on the shared cache; when the cache is unreachable answer ``fallback``.
+
+    The cache is an optimisation, never a dependency: every caller (the versioned cache, the
+    throttles) goes through here. An outage is logged once, when it starts, and once when it
+    ends. After a failure the cache is left alone for ``CACHE_RETRY_SECONDS``, so a Redis that
+    hangs instead of refusing costs one connect timeout per process per interval, not one per
+    operation; the first operation after the interval tries again, so service resumes as soon
+    as Redis answers.
+    """
+    global _cache_failed_at
+    failed_at = _cache_failed_at
+    if failed_at is not None and time.monotonic() - failed_at < settings.CACHE_RETRY_SECONDS:
+        return fallback
     try:
         result = operation()
-    except Exception as error:  # any backend error: the cache is an optimisation, never a dependency
-        if not _cache_failing:
-            logger.error("Cache unavailable, serving from the database: %s", error)
-        _cache_failing = True
+    except Exception as error:  # any backend error (refused, timeout, reset): the cache is optional
+        if failed_at is None:
+            logger.error("Cache unavailable, serving from the database until it answers again: %s", error)
+        _cache_failed_at = time.monotonic()
         return fallback
-    if _cache_failing:
+    if failed_at is not None:
         logger.warning("Cache available again.")
-        _cache_failing = False
+        _cache_failed_at = None
     return result
+
+
+def cache_available() -> bool:
+    """False while the cache is known to be failing (until its next successful operation)."""
+    return _cache_failed_at is None
 
 
 def cache_get(namespace: str, identity: str) -> Any:
@@ -167,7 +187,7 @@ def cache_get(namespace: str, identity: str) -> Any:
     if cache_bypassed():
         return MISSING
     key = _key(namespace, identity)
-    value = _cache_call(lambda: cache.get(key, MISSING), MISSING)
+    value = cache_call(lambda: cache.get(key, MISSING), MISSING)
     state = _request.get()
     if state is not None:
         if value is MISSING:
@@ -177,21 +197,26 @@ def cache_get(namespace: str, identity: str) -> Any:
     return value
 
 
-def cache_set(namespace: str, identity: str, value: Any, *, timeout: int | None = None) -> None:
-    """Cache ``value`` for ``identity`` under the current version (nothing while uncommitted)."""
+def cache_set(namespace: str, identity: str, value: Any, *, query: bool = False) -> None:
+    """Cache ``value`` for ``identity`` under the current version (nothing while uncommitted).
+
+    ``query``: the entry answers a query string (a search, a filter combination), which is
+    mostly asked once; it lives ``CATALOG_QUERY_CACHE_SECONDS`` instead of
+    ``CATALOG_CACHE_SECONDS``, so one-off requests cannot fill the cache.
+    """
     if cache_bypassed():
         return
     key = _key(namespace, identity)
-    seconds = settings.CATALOG_CACHE_SECONDS if timeout is None else timeout
-    _cache_call(lambda: cache.set(key, value, timeout=seconds), None)
+    seconds = settings.CATALOG_QUERY_CACHE_SECONDS if query else settings.CATALOG_CACHE_SECONDS
+    cache_call(lambda: cache.set(key, value, timeout=seconds), None)
 
 
-def cached(namespace: str, identity: str, compute: Callable[[], T], *, timeout: int | None = None) -> T:
-    """``compute()``, cached for ``identity`` until the catalog changes."""
+def cached(namespace: str, identity: str, compute: Callable[[], T], *, query: bool = False) -> T:
+    """``compute()``, cached for ``identity`` until the catalog changes (see ``cache_set``)."""
     value = cache_get(namespace, identity)
     if value is MISSING:
         value = compute()
-        cache_set(namespace, identity, value, timeout=timeout)
+        cache_set(namespace, identity, value, query=query)
     return value
 
 
@@ -283,6 +308,8 @@ def _note_record(instance: Model) -> bool:
         note_changes(volume_ids=[instance.volume_id])  # type: ignore[attr-defined]
     elif isinstance(instance, CuratedViewLayer):
         note_changes(view_ids=[instance.view_id])
+    elif isinstance(instance, CropContent):
+        note_changes(dataset_ids=[instance.crop.dataset_id])
     else:
         return False
     return True

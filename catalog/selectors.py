@@ -14,6 +14,7 @@ from catalog.models import (
     BenchmarkResult,
     Collection,
     Crop,
+    CropContent,
     CuratedView,
     CuratedViewLayer,
     Dataset,
@@ -70,7 +71,10 @@ def crop_queryset() -> QuerySet[Crop]:
     return (
         Crop.objects.select_related("dataset")
         .only(*[field.name for field in Crop._meta.concrete_fields if field.name != "dataset"], "dataset__slug")
-        .prefetch_related(Prefetch("label_classes", queryset=LabelClass.objects.only("id", "name")))
+        .prefetch_related(
+            Prefetch("label_classes", queryset=LabelClass.objects.only("id", "name")),
+            Prefetch("contents", queryset=CropContent.objects.order_by()),
+        )
     )
 
 

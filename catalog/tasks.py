@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from django.conf import settings
 
 from catalog.s3 import S3TransientError
@@ -23,6 +23,12 @@ from catalog.s3 import S3TransientError
 INGEST_MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 15 * 60
+
+
+def task_named(name: str) -> Task:
+    """The task registered as ``name``: job models name theirs (``QueuedJob.TASK_NAME``), and
+    importing this module is what registers them."""
+    return current_app.tasks[name]
 
 
 def retry_delay(retries: int) -> float:
@@ -40,9 +46,14 @@ def retry_delay(retries: int) -> float:
     time_limit=settings.INGEST_TASK_SOFT_TIME_LIMIT + 120,
 )
 def ingest_run_task(self: Task, run_id: int) -> dict[str, Any]:
-    """Run one IngestRun; returns its counts."""
+    """Run one IngestRun; returns its counts. A run that succeeded already (sent twice by the
+    sweeper) is left as it is."""
+    from catalog.models import IngestRun
     from catalog.services.ingest import execute_ingest_run
+    from catalog.services.jobs import has_succeeded
 
+    if has_succeeded(IngestRun, run_id):
+        return {"run": run_id, "status": "skipped: succeeded already"}
     final_attempt = self.request.retries >= self.max_retries
     try:
         summary = execute_ingest_run(run_id=run_id, final_attempt=final_attempt)
@@ -51,3 +62,11 @@ def ingest_run_task(self: Task, run_id: int) -> dict[str, Any]:
             raise
         raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
     return {"run": run_id, "status": "succeeded", **summary.counts()}
+
+
+@shared_task(name="catalog.sweep_jobs")
+def sweep_jobs_task() -> dict[str, list[str]]:
+    """The periodic sweep of lost and stale jobs (``CELERY_BEAT_SCHEDULE``, run by the worker's beat)."""
+    from catalog.services.jobs import sweep
+
+    return sweep().as_dict()

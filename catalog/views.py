@@ -13,6 +13,7 @@ Every page answers HEAD as it answers GET.
 from __future__ import annotations
 
 import posixpath
+import shlex
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +30,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from catalog import citations, freshness
+from catalog import citations, downloads, freshness
+from catalog.errors import InvalidRequestError
 from catalog.facets import dataset_facets
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import (
     BenchmarkResult,
     Crop,
+    CropContent,
     CuratedView,
     CuratedViewLayer,
     Dataset,
@@ -46,6 +49,7 @@ from catalog.models import (
     VolumeChannel,
 )
 from catalog.models.base import ContentType, VolumeFormat, VolumeStatus
+from catalog.models.crops import crop_class_contents
 from catalog.neuroglancer.links import Kind, record_links, viewer_base_url
 from catalog.selectors import (
     annotated_classes,
@@ -58,6 +62,7 @@ from catalog.selectors import (
 
 DATASETS_PER_PAGE = 24
 CROPS_PER_PAGE = 50
+PRESENT_CROPS_SHOWN = 100
 NEWEST_ON_HOME = 8
 OPEN_GROUP_SIZE = 12
 FEATURED_COLLECTIONS = ("p7-mouse-tissue", "cellmap-segmentation-challenge")
@@ -110,7 +115,8 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
 
     Pages hold nothing user-specific (no session data, no CSRF token: every form is a GET),
     so a page depends only on its URL, the htmx headers and the catalog, whose version every
-    committed write bumps. Only 200 responses are stored.
+    committed write bumps. Only 200 responses are stored; pages with a query string (searches,
+    filters) for a short time, since most of them are asked once.
     """
 
     @wraps(view)
@@ -131,7 +137,8 @@ def cached_per_catalog_version(view: Callable[..., HttpResponse]) -> Callable[..
             return response
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming:
-            freshness.cache_set("page", identity, (response.content, dict(response.headers)))
+            content = (response.content, dict(response.headers))
+            freshness.cache_set("page", identity, content, query=bool(request.GET))
         return response
 
     return wrapper
@@ -176,9 +183,27 @@ def _class_prefetch(lookup: str) -> Prefetch:
     return Prefetch(lookup, queryset=LabelClass.objects.only("id", "name", "long_name", "colour", "label_id"))
 
 
+def _contents_prefetch() -> Prefetch:
+    return Prefetch("contents", queryset=CropContent.objects.order_by())
+
+
 def _crops_with_classes() -> QuerySet[Crop]:
-    """Crops with their dataset's slug and the classes their table rows show as chips (with colours)."""
-    return crop_queryset().prefetch_related(None).prefetch_related(_class_prefetch("label_classes"))
+    """Crops with their dataset's slug and the classes their table rows show as chips (with
+    colours and what the crop holds of each)."""
+    return (
+        crop_queryset().prefetch_related(None).prefetch_related(_class_prefetch("label_classes"), _contents_prefetch())
+    )
+
+
+def _with_contents(crops: list[Crop]) -> list[Crop]:
+    """Attach each crop's classes in table order (present by share, absent, unknown) and
+    whether none of them was ever counted. No query: uses the prefetched rows."""
+    for crop in crops:
+        crop.class_contents = crop_class_contents(crop)
+        crop.counts_never_ingested = bool(crop.class_contents) and all(
+            entry.row is None for entry in crop.class_contents
+        )
+    return crops
 
 
 @require_safe
@@ -309,12 +334,80 @@ def organelle_detail(request: HttpRequest, name: str) -> HttpResponse:
     datasets = DatasetFilterSet(params, queryset=Dataset.objects.for_list()).qs
     crops = CropFilterSet(params, queryset=_crops_with_classes().order_by("number")).qs
     crop_page = _paginate(request, crops, CROPS_PER_PAGE)
-    crop_page.object_list = _link(request, "crop", list(crop_page.object_list))
+    crop_page.object_list = _with_contents(_link(request, "crop", list(crop_page.object_list)))
+    present_rows = list(
+        CropContent.objects.filter(label_class=label_class, present_voxels__gt=0)
+        .select_related("crop__dataset")
+        .order_by("-present_share", "crop__number")[:PRESENT_CROPS_SHOWN]
+    )
+    present_total = len(present_rows)
+    if present_total == PRESENT_CROPS_SHOWN:
+        present_total = CropContent.objects.filter(label_class=label_class, present_voxels__gt=0).count()
+    counted = 0
+    if not present_rows:
+        counted = CropContent.objects.filter(label_class=label_class).exclude(source=CropContent.Source.UNKNOWN).count()
     return render(
         request,
         "catalog/organelle_detail.html",
-        {"label_class": label_class, "datasets": list(datasets), "crop_page": crop_page},
+        {
+            "label_class": label_class,
+            "datasets": list(datasets),
+            "crop_page": crop_page,
+            "highlight": {label_class.name, *(member.name for member in label_class.members.all())},
+            "present_rows": present_rows,
+            "present_total": present_total,
+            "counted_crops": counted,
+            "present_query": urlencode({"organelle": label_class.name, "present": "true", "ordering": "-share"}),
+        },
     )
+
+
+@require_safe
+@cached_per_catalog_version
+def crop_detail(request: HttpRequest, number: int) -> HttpResponse:
+    """One crop: its geometry and what it holds of each annotated class (present first)."""
+    crop = get_object_or_404(
+        Crop.objects.select_related("dataset").prefetch_related(_class_prefetch("label_classes"), _contents_prefetch()),
+        number=number,
+    )
+    _with_contents(_link(request, "crop", [crop]))
+    padding_error = ""
+    try:
+        padding = downloads.parse_padding(request.GET.get("padding_nm"))
+    except InvalidRequestError as error:
+        padding, padding_error = 0.0, error.detail
+    plan = downloads.plan_crop(crop, padding)
+    manifest = citations.canonical_url(reverse("crop-manifest-csv")) + f"?number={crop.number}"
+    context = {
+        "crop": crop,
+        "highlight": set(),
+        "download": plan,
+        "commands": downloads.crop_commands(plan, manifest),
+        "padding_error": padding_error,
+        "state_url": reverse("state-crop", args=[crop.number]),
+    }
+    return render(request, "catalog/crop_detail.html", context)
+
+
+@require_safe
+@cached_per_catalog_version
+def volume_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One volume: what it is, and getting it, size first (from the chunk grid ingest stored)."""
+    volume = get_object_or_404(Volume.objects.select_related("dataset", "label_class"), pk=pk)
+    _link(request, "volume", [volume])
+    sizes = downloads.level_sizes(volume)
+    s3 = volume.url.startswith("s3://")
+    context = {
+        "volume": volume,
+        "sizes": sizes,
+        "total_objects": sum(size.objects for size in sizes),
+        "total_bytes": sum(size.bytes for size in sizes) if sizes and all(s.bytes is not None for s in sizes) else None,
+        "copy_command": _copy_command(volume) if s3 else "",
+        "level_commands": [(size, downloads.level_command(volume, size)) for size in sizes] if s3 else [],
+        "python_snippet": _python_snippet(volume) if s3 and volume.format in ZARR_FORMATS else "",
+        "status_reason": _status_reason(volume),
+    }
+    return render(request, "catalog/volume_detail.html", context)
 
 
 @require_safe
@@ -498,7 +591,9 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
             ),
             Prefetch(
                 "crops",
-                queryset=Crop.objects.prefetch_related(_class_prefetch("label_classes")).order_by("number"),
+                queryset=Crop.objects.prefetch_related(_class_prefetch("label_classes"), _contents_prefetch()).order_by(
+                    "number"
+                ),
                 to_attr="crop_list",
             ),
             Prefetch(
@@ -526,7 +621,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "volume_groups": _grouped_volumes(volumes),
         "volume_count": len(volumes),
         "views": _link(request, "view", dataset.view_list),
-        "crops": _link(request, "crop", dataset.crop_list),
+        "crops": _with_contents(_link(request, "crop", dataset.crop_list)),
         "organelles": list(annotated_classes(dataset)),
         "benchmarks": dataset.benchmark_list,
         "dois": list(dataset.dataset_dois.all()),
@@ -535,6 +630,11 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "any_viewable_volume": any(not volume.viewer_problem for volume in volumes),
         "access": _access(dataset, volumes),
         "main_volume": main_volume,
+        "main_sizes": downloads.level_sizes(main_volume) if main_volume else [],
+        "crop_manifest_command": f"curl -o {dataset.slug}_crops.csv "
+        + shlex.quote(citations.canonical_url(reverse("crop-manifest-csv")) + f"?dataset={dataset.slug}")
+        if dataset.crop_list
+        else "",
         "copy_command": _copy_command(main_volume) if main_volume and main_volume.url.startswith("s3://") else "",
         "python_snippet": _python_snippet(main_volume)
         if main_volume and main_volume.format in ZARR_FORMATS and main_volume.url.startswith("s3://")
@@ -590,16 +690,17 @@ def collection_detail(request: HttpRequest, slug: str) -> HttpResponse:
         crops = (
             Crop.objects.filter(dataset__collections=collection)
             .select_related("dataset")
-            .prefetch_related(_class_prefetch("label_classes"))
+            .prefetch_related(_class_prefetch("label_classes"), _contents_prefetch())
         )
         filterset = CropFilterSet(params, queryset=crops.order_by("number"))
         valid = filterset.is_valid()
         page = _paginate(request, filterset.qs if valid else crops.none(), CROPS_PER_PAGE)
-        page.object_list = _link(request, "crop", list(page.object_list))
+        page.object_list = _with_contents(_link(request, "crop", list(page.object_list)))
         context.update(
             crop_page=page,
             crop_errors={} if valid else {name: list(messages) for name, messages in filterset.errors.items()},
-            crop_params={key: params.get(key, "") for key in ("dataset", "organelle", "split")},
+            crop_params={key: params.get(key, "") for key in ("dataset", "organelle", "split", "present", "ordering")},
+            highlight={params.get("organelle")} if params.get("organelle") else set(),
             crop_classes=LabelClass.objects.filter(crops__dataset__collections=collection)
             .distinct()
             .order_by("name")

@@ -93,7 +93,10 @@ TEMPLATES = [
 WSGI_APPLICATION = "portal.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections, checked before each request reuses them: after a PostgreSQL restart (or a
+# proxy dropping idle connections) the first request of every worker reconnects instead of failing.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite keeps no useful persistent connections; WAL lets the dev server read while loading.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -103,20 +106,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds rendered pages, API payloads, states and facet counts under the catalog version
 # (kept in the database, so every process agrees on it). Production runs several processes, which
-# must share one cache: Redis is required there.
+# must share one cache: Redis is required there. It is never a dependency of a request: when Redis
+# is unreachable, requests are served from the database and the throttles let requests through
+# (catalog.freshness.cache_call logs the outage once). Short socket timeouts keep a Redis that
+# hangs from holding requests; django-redis's IGNORE_EXCEPTIONS stays off because it answers None
+# for a failed get, which the callers could not tell from a cached value.
 REDIS_URL = env.str("REDIS_URL", default="")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL: a cache that every web and worker process shares.")
+REDIS_CACHE_OPTIONS = {
+    "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
+    "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=1.0),
+}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Seconds to leave a failed cache alone before trying it again (per process).
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=1.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -173,6 +188,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A request that enqueues must learn quickly that the broker is down (it answers 503 and the run
+# records it); the sweeper (`sweep_runs`, on the worker's beat) re-sends what was not delivered.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
 
 # S3: endpoint and credentials come from boto3's standard variables (AWS_ENDPOINT_URL_S3, ...).
 # Buckets (and endpoints) that the API and the tasks may ingest from; the CLI may read any.
@@ -181,12 +200,33 @@ AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
 # Seconds an ingest task may run before it stops (datasets finished so far stay committed).
 INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=2 * 60 * 60)
 
+# Background jobs (ingest runs; catalog.models.jobs). The sweeper (`manage.py sweep_runs`, every
+# JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for JOB_QUEUED_SECONDS again, at most
+# JOB_MAX_REQUEUES times, then fails it; it fails a running or retrying job without a sign of life
+# for JOB_STALE_SECONDS, which must exceed every task's hard time limit.
+JOB_QUEUED_SECONDS = env.int("JOB_QUEUED_SECONDS", default=15 * 60)
+JOB_MAX_REQUEUES = env.int("JOB_MAX_REQUEUES", default=3)
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=INGEST_TASK_SOFT_TIME_LIMIT + 30 * 60)
+JOB_SWEEP_SECONDS = env.int("JOB_SWEEP_SECONDS", default=5 * 60)
+if JOB_STALE_SECONDS <= INGEST_TASK_SOFT_TIME_LIMIT + 120:
+    raise ImproperlyConfigured("JOB_STALE_SECONDS must exceed the ingest task's hard time limit.")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "catalog.sweep_jobs", "schedule": float(JOB_SWEEP_SECONDS)},
+}
+
 # Neuroglancer: the self-hosted client under /neuroglancer/ by default, or any public viewer.
 NEUROGLANCER_VIEWER_URL = env.str("NEUROGLANCER_VIEWER_URL", default="")
 PUBLIC_NEUROGLANCER_VIEWER_URL = "https://neuroglancer-demo.appspot.com/"
 # Saved viewer states (short links): size cap per state and saves per client address.
 NEUROGLANCER_SAVED_STATE_MAX_BYTES = env.int("NEUROGLANCER_SAVED_STATE_MAX_BYTES", default=1024 * 1024)
 NEUROGLANCER_SAVE_RATE = env.str("NEUROGLANCER_SAVE_RATE", default="30/minute")
+
+# Reverse proxies in front of the portal that append the client's address to X-Forwarded-For.
+# 0 (the default): the header is ignored and the throttles count REMOTE_ADDR, so a client cannot
+# pick its own address; behind one proxy (nginx, a load balancer) set 1.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -198,6 +238,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "catalog.api.errors.exception_handler",
     # JSON bodies only: the write payloads are nested manifests that forms cannot carry.
     "DEFAULT_PARSER_CLASSES": ["catalog.api.parsers.CatalogJSONParser"],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Requests per period from one anonymous client ("<n>/second|minute|hour|day"); staff are not throttled.
 API_ANON_RATE = env.str("API_ANON_RATE", default="600/minute")
@@ -208,6 +249,9 @@ SEARCH_CONFIG = env.str("SEARCH_CONFIG", default="english")
 # How long an entry of the versioned cache (pages, API payloads, states, facets) may live; any
 # catalog write makes every entry unreachable at once, whatever this says.
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=24 * 3600)
+# The same for entries that answer a query string (searches, filter combinations, custom states):
+# most are asked once, so they expire soon instead of filling Redis for a day.
+CATALOG_QUERY_CACHE_SECONDS = env.int("CATALOG_QUERY_CACHE_SECONDS", default=10 * 60)
 # The publisher named in citations and DataCite metadata of the catalog's records.
 CITATION_PUBLISHER = env.str("CITATION_PUBLISHER", default="3D Microscopy Catalog")
 # The portal's canonical address: citations and linked data name it, never the host a request

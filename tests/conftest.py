@@ -7,7 +7,7 @@ from django.db import transaction
 
 from tests.factories import commit_catalog
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.browser", "tests.fixtures.redis"]
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,15 @@ def build_rows(count: int) -> models.Dataset:
         models.SegmentLabel.objects.create(volume=volume, value=1, name="part", label_class=members[0])
         crop = factories.CropFactory(dataset=dataset, number=n + 1)
         crop.label_classes.set(members)
+        models.CropContent.objects.create(
+            crop=crop,
+            label_class=members[n % 3],
+            source="attributes",
+            total_voxels=1000,
+            present_voxels=n + 1,
+            absent_voxels=999 - n,
+            unknown_voxels=0,
+        )
         view = factories.ViewFactory(dataset=dataset)
         view.organelles.set([mito])
         models.CuratedViewLayer.objects.create(view=view, position=0, name=volume.name, volume=volume)
@@ -65,14 +74,17 @@ ENDPOINTS = [
     ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 9 + VERSION),
     ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4 + VERSION),
     ("/api/datasets/{dataset}/", 10 + VERSION),
-    ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 14 + VERSION),
+    # + crops with each class present
+    ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 15 + VERSION),
     ("/api/datasets/{dataset}/citation/?style=ris", 6 + VERSION),
     ("/api/datasets/{dataset}/jsonld/", 6 + VERSION),
     ("/api/volumes/?page_size=100", 2 + VERSION),
     ("/api/volumes/?page_size=100&dataset={dataset}&organelle=mito", 6 + VERSION),
     ("/api/volumes/{volume}/", 4 + VERSION),
-    ("/api/crops/?page_size=100&organelle=mito", 6 + VERSION),
-    ("/api/crops/{crop}/", 2 + VERSION),
+    ("/api/crops/?page_size=100&organelle=mito", 7 + VERSION),
+    ("/api/crops/?page_size=100&organelle=mito_part0&present=true&min_share=0.001&ordering=-share", 7 + VERSION),
+    ("/api/crops/facets/?organelle=mito_part0&present=true", 9 + VERSION),
+    ("/api/crops/{crop}/", 3 + VERSION),
     ("/api/label-classes/?page_size=100", 4 + VERSION),
     ("/api/label-classes/mito/", 3 + VERSION),
     ("/api/organisms/?page_size=100", 2 + VERSION),

@@ -60,6 +60,10 @@ def test_generator_writes_the_requested_shape():
     )
     class_counts = models.Crop.objects.annotate(n=Count("label_classes")).values_list("n", flat=True)
     assert all(3 <= n <= 30 for n in class_counts)
+    # every crop x class has known contents, some classes annotated but absent
+    assert models.CropContent.objects.count() == models.Crop.label_classes.through.objects.count()
+    assert models.CropContent.objects.filter(present_voxels=0).exists()
+    assert models.CropContent.objects.filter(present_share__gt=0).exists()
     assert models.Dataset.objects.filter(organism__isnull=True).count() == 0
     assert models.Dataset.objects.filter(description__icontains="mitochondria").exists()
     assert models.LabelClass.objects.get(name="mito").members.count() == 3
@@ -102,6 +106,10 @@ def test_endpoint_paths_rotate_over_samples():
     assert endpoint_by_name("state-crop").paths(samples) == ["/api/states/crops/5/", "/api/states/crops/9/"]
     assert endpoint_by_name("api-list").paths(samples) == ["/api/datasets/?organism=mus-musculus&modality=fib-sem"]
     assert endpoint_by_name("state-304").conditional
+    assert endpoint_by_name("api-crops-present").paths(samples) == [
+        "/api/crops/?organelle=mito_mem&present=true&ordering=-share"
+    ]
+    assert endpoint_by_name("api-crop-manifest").paths(samples) == ["/api/crops/manifest.csv"]
     with pytest.raises(KeyError):
         endpoint_by_name("nope")
 
@@ -519,6 +527,22 @@ def test_distinct_paths_answer_on_the_portal_and_on_datasette_with_the_same_coun
             assert document["rows"], twin.datasette
     finally:
         datasette.stop()
+
+
+@pytest.mark.django_db
+def test_crop_content_paths_answer_on_the_portal(distinct_catalog):
+    """The pools without a datasette side: crops by what they hold, and the manifest by class."""
+    portal = Client(SERVER_NAME="127.0.0.1")
+    found_rows = 0
+    for twin in distinct_catalog.pools["api-crops-present"][:10]:
+        response = portal.get(twin.portal)
+        assert response.status_code == 200, twin.portal
+        found_rows += response.json()["count"]
+    for twin in distinct_catalog.pools["api-crop-manifest"][:10]:
+        response = portal.get(twin.portal)
+        assert response.status_code == 200, twin.portal
+        assert response.content.startswith(b"crop_name,dataset,class_label,")
+    assert found_rows, "the generated crops hold their classes"
 
 
 def _distinct_results() -> dict:

@@ -651,9 +651,11 @@ VERSION = 1
 PAGE_QUERY_LIMITS = [
     ("catalog:home", [], 10 + VERSION),
     ("catalog:dataset-list", [], 18 + VERSION),
-    ("catalog:dataset-detail", ["jrc_hela-2"], 18 + VERSION),  # + channels and segment labels of its volumes
+    # + channels and segment labels of its volumes, contents of its crops
+    ("catalog:dataset-detail", ["jrc_hela-2"], 19 + VERSION),
     ("catalog:organelle-list", [], 4 + VERSION),
-    ("catalog:organelle-detail", ["nuc"], 12 + VERSION),
+    # + contents of the crops, crops where the class is present, how many crops counted it
+    ("catalog:organelle-detail", ["nuc"], 15 + VERSION),
     ("catalog:collection-detail", ["p7-mouse-tissue"], 14 + VERSION),
     ("catalog:collection-detail", ["cellmap-segmentation-challenge"], 14 + VERSION),
     ("catalog:collection-list", [], 2 + VERSION),

@@ -78,3 +78,16 @@ def test_media_go_to_s3_when_a_bucket_is_configured():
     backend, url = remote.stdout.split()
     assert backend == "S3Storage"
     assert url == "https://portal-media.s3.amazonaws.com/media/thumbnails/a.png"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be 0 or more."),
+        ("JOB_STALE_SECONDS", "600", "JOB_STALE_SECONDS must exceed the ingest task's hard time limit."),
+    ],
+)
+def test_robustness_settings_refuse_values_that_cannot_work(variable: str, value: str, message: str) -> None:
+    result = run_django("check", **{variable: value})
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -174,6 +174,22 @@ class VolumeAdmin(admin.ModelAdmin):
     inlines = (VolumeChannelInline, SegmentLabelInline, MeshInline)
 
 
+class CropContentInline(admin.TabularInline):
+    model = m.CropContent
+    extra = 0
+    fields = (
+        "label_class",
+        "source",
+        "total_voxels",
+        "present_voxels",
+        "absent_voxels",
+        "unknown_voxels",
+        "object_count",
+        "note",
+    )
+    autocomplete_fields = ("label_class",)
+
+
 @admin.register(m.Crop)
 class CropAdmin(admin.ModelAdmin):
     list_display = ("number", "dataset", "split", "voxel_size_x", "voxel_size_y", "voxel_size_z")
@@ -181,6 +197,19 @@ class CropAdmin(admin.ModelAdmin):
     search_fields = ("=number", "dataset__slug", "label_classes__name")
     list_select_related = ("dataset",)
     autocomplete_fields = ("dataset", "label_classes")
+    inlines = (CropContentInline,)
+
+
+@admin.register(m.CropContent)
+class CropContentAdmin(admin.ModelAdmin):
+    """What crops hold of each class; the counts must add up (a database check refuses otherwise)."""
+
+    list_display = ("crop", "label_class", "source", "present_voxels", "present_share", "object_count")
+    list_filter = ("source", "label_class")
+    search_fields = ("=crop__number", "label_class__name")
+    list_select_related = ("crop", "label_class")
+    autocomplete_fields = ("crop", "label_class")
+    readonly_fields = ("present_share",)
 
 
 class CuratedViewLayerInline(admin.TabularInline):

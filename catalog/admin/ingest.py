@@ -12,7 +12,9 @@ from django.utils.html import format_html
 
 from catalog.errors import CatalogError
 from catalog.models import IngestRun, VolumeStatistics
-from catalog.services.ingest import enqueue_ingest_run, start_ingest_run, validate_ingest_prefix
+from catalog.models.jobs import JOB_FIELDS
+from catalog.services.ingest import start_ingest_run, validate_ingest_prefix
+from catalog.services.jobs import enqueue_job
 
 RESULT_FIELDS = (
     *(name for name in IngestRun.OUTCOME_FIELDS if not name.startswith("progress_")),
@@ -21,6 +23,7 @@ RESULT_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    *JOB_FIELDS,
 )
 
 
@@ -84,7 +87,7 @@ class IngestRunAdmin(admin.ModelAdmin):
         obj.requested_by = request.user
         obj.status = IngestRun.Status.QUEUED
         super().save_model(request, obj, form, change)
-        enqueue_ingest_run(run=obj)
+        enqueue_job(obj)
 
     @admin.action(description="Run the selected ingests again")
     def run_again(self, request: HttpRequest, queryset: QuerySet[IngestRun]) -> None:

@@ -2,7 +2,8 @@
 
 Only ``s3://`` URLs of buckets listed in ``settings.INGEST_ALLOWED_BUCKETS`` are accepted,
 read through the configured endpoint, so the endpoint cannot be used to make the server
-fetch arbitrary addresses. Starting answers 202 with the run and the URL to poll.
+fetch arbitrary addresses. Starting answers 202 with the run and the URL to poll, or 503 when
+the task broker cannot be reached (the run is then recorded as failed, with the reason).
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api.pagination import CatalogPagination
+from catalog.api.views import ERROR_SCHEMA
 from catalog.models import IngestRun
+from catalog.models.jobs import JOB_FIELDS
 from catalog.services.ingest import start_ingest_run
+from catalog.services.jobs import raise_if_not_enqueued
 from catalog.untrusted_json import BLANKS
+
+BROKER_DOWN = OpenApiResponse(
+    ERROR_SCHEMA, description="The task broker is unreachable; the run is recorded as failed."
+)
 
 
 class IngestProgressSerializer(serializers.Serializer):
@@ -54,6 +62,7 @@ class IngestRunSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            *JOB_FIELDS,
         ]
         read_only_fields = fields
 
@@ -95,7 +104,7 @@ class IngestRunListCreateView(generics.ListCreateAPIView):
     pagination_class = CatalogPagination
     queryset = IngestRun.objects.select_related("dataset", "requested_by")
 
-    @extend_schema(request=IngestRequestSerializer, responses={202: IngestRunSerializer})
+    @extend_schema(request=IngestRequestSerializer, responses={202: IngestRunSerializer, 503: BROKER_DOWN})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = IngestRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -105,6 +114,7 @@ class IngestRunListCreateView(generics.ListCreateAPIView):
             dry_run=payload.validated_data["dry_run"],
             requested_by=request.user,
         )
+        raise_if_not_enqueued(run)
         run.refresh_from_db()
         body = IngestRunSerializer(run, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})

@@ -16,7 +16,9 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from catalog import models, selectors
+from catalog.downloads import level_sizes
 from catalog.models.base import axis_vector
+from catalog.models.crops import crop_class_contents
 from catalog.neuroglancer.links import INLINE_URL_LIMIT, Kind, record_links
 
 AXIS_SCHEMA = {
@@ -449,16 +451,64 @@ class VolumeSerializer(serializers.ModelSerializer):
         return absolute(self.context.get("request"), statistics.thumbnail.url)
 
 
+class LevelSizeSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    url = serializers.CharField(help_text="The level's location (its chunk keys are below it).")
+    shape = serializers.ListField(child=serializers.IntegerField(), help_text="In the array's axis order.")
+    voxel_size_nm = serializers.DictField(child=serializers.FloatField(), allow_null=True)
+    objects = serializers.IntegerField(help_text="Chunk (or shard) files in the level's grid.")
+    bytes = serializers.IntegerField(allow_null=True, help_text="Uncompressed; null when the data type is unknown.")
+
+
 class VolumeDetailSerializer(VolumeSerializer):
     channels = ChannelSerializer(many=True, read_only=True)
     segment_labels = SegmentLabelSerializer(many=True, read_only=True)
     meshes = MeshSerializer(many=True, read_only=True)
+    levels = serializers.SerializerMethodField(
+        help_text="Every stored resolution level with its objects and bytes, from the chunk grid ingest stored; "
+        "empty until the volume is ingested (sizes unknown, never estimated)."
+    )
 
     class Meta(VolumeSerializer.Meta):
-        fields = [*VolumeSerializer.Meta.fields, "channels", "segment_labels", "meshes"]
+        fields = [*VolumeSerializer.Meta.fields, "channels", "segment_labels", "meshes", "levels"]
+
+    @extend_schema_field(LevelSizeSerializer(many=True))
+    def get_levels(self, volume: models.Volume) -> list[dict[str, Any]]:
+        return LevelSizeSerializer(level_sizes(volume), many=True).data
 
 
 # Crops ---------------------------------------------------------------------------------------------
+
+
+class CropContentSerializer(serializers.Serializer):
+    """What a crop holds of one annotated class; counts are null when unknown."""
+
+    label_class = serializers.CharField(source="label_class.name", help_text="Short name of the class.")
+    state = serializers.ChoiceField(
+        choices=["present", "absent", "unknown"],
+        help_text="`present`: the class's label array has voxels of it; `absent`: known to have none; "
+        "`unknown`: not counted (see `note`).",
+    )
+    share = serializers.FloatField(
+        source="row.present_share", allow_null=True, default=None, help_text="Present voxels / crop voxels."
+    )
+    present_voxels = serializers.IntegerField(source="row.present_voxels", allow_null=True, default=None)
+    absent_voxels = serializers.IntegerField(source="row.absent_voxels", allow_null=True, default=None)
+    unknown_voxels = serializers.IntegerField(
+        source="row.unknown_voxels", allow_null=True, default=None, help_text="Voxels not labelled either way."
+    )
+    total_voxels = serializers.IntegerField(source="row.total_voxels", allow_null=True, default=None)
+    object_count = serializers.IntegerField(
+        source="row.object_count", allow_null=True, default=None, help_text="Instance classes, when counted."
+    )
+    source = serializers.CharField(
+        source="row.source",
+        allow_null=True,
+        default=None,
+        help_text="`attributes` (cellmap.annotation.complement_counts), `counted` (from the s0 voxels), "
+        "`unknown`; null when ingest has not looked.",
+    )
+    note = serializers.CharField(help_text="Why the counts are unknown; blank when known.")
 
 
 class CropSerializer(serializers.ModelSerializer):
@@ -475,6 +525,10 @@ class CropSerializer(serializers.ModelSerializer):
     neuroglancer_state_url = NeuroglancerLinkField("crop", "neuroglancer_state_url")
     neuroglancer_inline_url = NeuroglancerLinkField("crop", "neuroglancer_inline_url")
     viewer_problem = ViewerProblemField("crop")
+    contents = serializers.SerializerMethodField(
+        help_text="Every annotated class with what the crop holds of it: present classes first (largest share "
+        "first), then absent ones, then unknown ones."
+    )
 
     class Meta:
         model = models.Crop
@@ -487,6 +541,7 @@ class CropSerializer(serializers.ModelSerializer):
             "translation",
             "shape",
             "label_classes",
+            "contents",
             "url",
             "published_state_url",
             "neuroglancer_url",
@@ -496,6 +551,10 @@ class CropSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(CropContentSerializer(many=True))
+    def get_contents(self, crop: models.Crop) -> list[dict[str, Any]]:
+        return CropContentSerializer(crop_class_contents(crop), many=True).data
 
 
 # Collections, publications, views, benchmarks ----------------------------------------------------
@@ -643,13 +702,47 @@ class FacetValueSerializer(serializers.Serializer):
     selected = serializers.BooleanField()
 
 
+class ClassFacetValueSerializer(FacetValueSerializer):
+    crops_present = serializers.IntegerField(
+        help_text="Crops (of the records counted) where the class is present: known counts of its own label "
+        "array. 0 also where nothing is counted yet."
+    )
+
+
 class DatasetFacetsSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="Datasets matching every filter.")
     organism = FacetValueSerializer(many=True)
     tissue = FacetValueSerializer(many=True)
     modality = FacetValueSerializer(many=True)
-    organelle = FacetValueSerializer(many=True)
+    organelle = ClassFacetValueSerializer(many=True)
     collection = FacetValueSerializer(many=True)
     has_crops = FacetValueSerializer(many=True)
     fixation = FacetValueSerializer(many=True)
     voxel_size = FacetValueSerializer(many=True, help_text="Cumulative: value is a `voxel_size_max` in nm.")
+
+
+class CropFacetValueSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True, help_text="The query parameter value that selects it.")
+    label = serializers.CharField()
+    count = serializers.IntegerField(help_text="Crops the list would hold with this value chosen.")
+    selected = serializers.BooleanField()
+
+
+class CropDatasetFacetValueSerializer(CropFacetValueSerializer):
+    crops_present = serializers.IntegerField(
+        allow_null=True, help_text="Of those crops, how many have the chosen `organelle` present; null without one."
+    )
+
+
+class CropClassFacetValueSerializer(CropFacetValueSerializer):
+    crops_present = serializers.IntegerField(help_text="Of those crops, how many have the class present.")
+
+
+class CropFacetsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Crops matching every filter.")
+    dataset = CropDatasetFacetValueSerializer(many=True)
+    split = CropFacetValueSerializer(many=True)
+    organelle = CropClassFacetValueSerializer(many=True, help_text="`count`: crops annotated with the class.")
+    present = CropFacetValueSerializer(
+        many=True, help_text="With `organelle`: crops where it is present, absent, and not counted."
+    )

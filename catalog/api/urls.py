@@ -9,7 +9,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from catalog.api import views
+from catalog.api import crop_manifests, views
 from catalog.api.errors import not_found
 
 router = DefaultRouter()
@@ -29,6 +29,9 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("crops/manifest.csv", crop_manifests.CropManifestCsvView.as_view(), name="crop-manifest-csv"),
+    path("crops/manifest.json", crop_manifests.CropManifestJsonView.as_view(), name="crop-manifest-json"),
+    path("crops/croissant.json", crop_manifests.CropCroissantView.as_view(), name="crop-croissant"),
     *router.urls,
     # (?s): a path holding a newline (/api/x%0A/) is an unknown endpoint too.
     re_path(r"^[\s\S]*$", not_found, name="api-not-found"),

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from catalog import citations, facets, filters, freshness, selectors
+from catalog import citations, downloads, facets, filters, freshness, selectors
 from catalog.api import serializers
 from catalog.api.filtering import (
     FormatIsAFilterNegotiation,
@@ -121,7 +121,8 @@ class CatalogViewSet(viewsets.GenericViewSet):
 class CachedReadsMixin:
     """List and detail payloads are cached per catalog version, which every committed write
     bumps. The cache is consulted inside the handler, so authentication, permissions,
-    throttling and parameter checks have all run; only 200 payloads are stored."""
+    throttling and parameter checks have all run; only 200 payloads are stored, answers to a
+    query string (searches, filters, pages) for a short time."""
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._cached_read(super().list, request, *args, **kwargs)  # type: ignore[misc]
@@ -136,7 +137,7 @@ class CachedReadsMixin:
             return Response(data)
         response = read(request, *args, **kwargs)
         if response.status_code == status.HTTP_200_OK:
-            freshness.cache_set("api", identity, response.data)
+            freshness.cache_set("api", identity, response.data, query=bool(request.query_params))
         return response
 
 
@@ -375,6 +376,42 @@ class CropViewSet(WritableCatalogViewSet):
 
     def perform_destroy(self, instance: Crop) -> None:
         records.delete_crop(crop=instance)
+
+    @extend_schema(
+        summary="What getting a crop's data takes",
+        description="The exact S3 locations of the crop's label arrays at each stored resolution and of the EM "
+        "region under it (at the EM level nearest the label voxel size, padded by `padding_nm`), with the number "
+        "of objects and the uncompressed bytes computed from the chunk grid ingest stored (never by listing S3), "
+        "and ready commands (aws s3 cp, Python with zarr, curl of the manifest). Unknown sizes are null, with "
+        "the reason in `notes`.",
+        parameters=[
+            OpenApiParameter(
+                "padding_nm", float, description="Margin around the crop for the EM region, in nm (0 to 100000)."
+            )
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **READ_ERRORS},
+    )
+    @action(detail=True, methods=["get"], detail_query_parameters=("padding_nm",))
+    def download(self, request: Request, number: str) -> Response:
+        padding = downloads.parse_padding(request.query_params.get("padding_nm"))
+        plan = downloads.plan_crop(self.get_object(), padding)
+        manifest = citations.canonical_url(reverse("crop-manifest-csv")) + f"?number={plan.crop.number}"
+        return Response(downloads.as_json(plan, downloads.crop_commands(plan, manifest)))
+
+    @extend_schema(
+        summary="Facet counts of the crop list",
+        description="Takes the crop list's filters. Per dataset, split and class: how many crops the list would "
+        "hold with that value chosen, and how many have the class present (known counts only). Disjunctive "
+        "like the dataset facets; computed in the database; cached until the catalog changes.",
+        responses={200: serializers.CropFacetsSerializer, **READ_ERRORS},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def facets(self, request: Request) -> Response:
+        filterset = filters.CropFilterSet(request.query_params, queryset=Crop.objects.all(), request=request)
+        reject_unknown_parameters(request, set(filterset.filters) | format_parameter(self))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return Response(facets.crop_facets(filterset))
 
 
 def _read_only_schema(name: str, serializer: type[BaseSerializer]) -> Any:

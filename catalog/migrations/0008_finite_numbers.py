@@ -32,7 +32,7 @@ def null_non_finite(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0007_viewer_facts'),
+        ('catalog', '0012_crop_contents'),
     ]
 
     operations = [

@@ -1,7 +1,7 @@
 """The catalog's data model, one module per concern."""
 
 from catalog.models.benchmarks import BenchmarkResult
-from catalog.models.crops import Crop
+from catalog.models.crops import Crop, CropContent
 from catalog.models.curated_views import CuratedView, CuratedViewLayer
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
 from catalog.models.derived import CatalogVersion, DatasetClass
@@ -18,6 +18,7 @@ __all__ = [
     "Collection",
     "CollectionDownload",
     "Crop",
+    "CropContent",
     "CuratedView",
     "CuratedViewLayer",
     "Dataset",

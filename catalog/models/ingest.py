@@ -11,21 +11,18 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from catalog.models.base import finite_constraint
+from catalog.models.jobs import QueuedJob
 
 
-class IngestRun(models.Model):
+class IngestRun(QueuedJob):
     """One request to bring the catalog in step with an S3 prefix, and how it went.
 
     Counts and progress are written while the run works so that staff can follow it in the
-    admin and the API; ``error`` keeps the last failure (also while a retry is pending).
+    admin and the API; ``error`` keeps the last failure (also while a retry is pending). The
+    job columns (status, enqueue, heartbeat) come from ``QueuedJob``; the sweeper watches them.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        RETRYING = "retrying", "Waiting to retry"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    TASK_NAME = "catalog.ingest_run"
 
     COUNT_FIELDS = ("found", "created", "updated", "missing", "invalid")
     """What a finished run counted; the admin, the API and the ingest summary all use these."""
@@ -42,7 +39,6 @@ class IngestRun(models.Model):
         help_text="Attach every volume to this dataset; empty: take the dataset from the layout.",
     )
     dry_run = models.BooleanField(default=False, help_text="Report what would change without writing.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     found = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -51,14 +47,10 @@ class IngestRun(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
     report = models.JSONField(default=dict, blank=True, help_text="Datasets created, warnings, per-volume problems.")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingest_runs"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

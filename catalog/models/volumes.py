@@ -59,6 +59,12 @@ class Volume(models.Model):
     translation_y = models.FloatField(null=True, blank=True, help_text="nm")
     translation_z = models.FloatField(null=True, blank=True, help_text="nm")
     scale_levels = models.PositiveSmallIntegerField(null=True, blank=True)
+    levels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The stored chunk grid, one entry per scale level (from ingest): path, shape and chunks "
+        "(one value per array axis, in the array's order), voxel size and translation (nm, x/y/z) when known.",
+    )
 
     contrast_min = models.FloatField(null=True, blank=True, help_text="Lowest value the contrast slider offers.")
     contrast_max = models.FloatField(null=True, blank=True, help_text="Highest value the contrast slider offers.")

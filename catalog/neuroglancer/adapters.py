@@ -228,7 +228,12 @@ def primary_images(dataset: Dataset, near: str = "") -> list[Volume]:
 
 
 def _crop_result(
-    dataset: ng.DatasetInfo, crop: ng.CropInfo, images: Sequence[ng.VolumeInfo], *, checked: bool = True
+    dataset: ng.DatasetInfo,
+    crop: ng.CropInfo,
+    images: Sequence[ng.VolumeInfo],
+    *,
+    checked: bool = True,
+    prediction: ng.PredictionInfo | None = None,
 ) -> ng.StateResult:
     """The crop's state over the first of ``images`` (in preference order) Neuroglancer can read."""
     viewable = []
@@ -238,12 +243,12 @@ def _crop_result(
         except ng.NotViewableError:
             continue
         viewable.append(info)
-    return ng.crop_state(dataset, crop, viewable[:1], s3_endpoint(), checked=checked)
+    return ng.crop_state(dataset, crop, viewable[:1], s3_endpoint(), checked=checked, prediction=prediction)
 
 
-def build_crop_state(crop: Crop) -> ng.StateResult:
+def build_crop_state(crop: Crop, prediction: ng.PredictionInfo | None = None) -> ng.StateResult:
     images = primary_images(crop.dataset, near=crop.labels_url)
-    return _crop_result(dataset_info(crop.dataset), crop_info(crop), _infos(images))
+    return _crop_result(dataset_info(crop.dataset), crop_info(crop), _infos(images), prediction=prediction)
 
 
 # Stored outcomes ----------------------------------------------------------------------------------

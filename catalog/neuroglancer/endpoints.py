@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import reverse
@@ -29,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from catalog import freshness, untrusted_json
 from catalog.api.errors import catalog_error_response
+from catalog.api.throttling import over_limit
 from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
 from catalog.models import Crop, CuratedView, Dataset, SavedState, Volume
 from catalog.neuroglancer import adapters, recipe
@@ -141,7 +141,8 @@ def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_
             if body is freshness.MISSING:
                 body = _encode(build(request, **kwargs))
                 if identity:
-                    freshness.cache_set("state", identity, body)
+                    query = any(name != "inline" for name in request.GET)
+                    freshness.cache_set("state", identity, body, query=query)
             if request.GET.get("inline") in ("1", "true"):
                 return _cors(_inline_redirect(request, body), methods)
         except CatalogError as error:
@@ -156,8 +157,8 @@ def _state_endpoint(build: Callable[..., dict], methods: tuple[str, ...] = READ_
 def _state_identity(request: HttpRequest) -> str | None:
     """What a cached state depends on besides the catalog: path, parameters, S3 endpoint.
     None for a POST (its body is the input)."""
-    if request.method not in ("GET", "HEAD"):
-        return None
+    if request.method not in ("GET", "HEAD") or "prediction" in request.GET:
+        return None  # a user's prediction URL: cheap to build, not worth a cache entry each
     parameters = sorted((name, values) for name, values in request.GET.lists() if name != "inline")
     return json.dumps([request.path, parameters, s3_endpoint()])
 
@@ -175,9 +176,14 @@ def _volume_state(request: HttpRequest, pk: int) -> dict:
 
 
 def _crop_state(request: HttpRequest, number: int) -> dict:
-    """The dataset's EM, the crop's labels and its bounding box, centred on the crop."""
+    """The dataset's EM, the crop's labels and its bounding box, centred on the crop; with
+    ``?prediction=<OME-Zarr URL>`` (and ``prediction_type=segmentation|image``), the user's
+    prediction over them to compare. The URL is checked as text and never fetched here."""
+    prediction = None
+    if "prediction" in request.GET or "prediction_type" in request.GET:
+        prediction = recipe.parse_prediction(request.GET.get("prediction", ""), request.GET.get("prediction_type"))
     crop = _get(Crop.objects.select_related("dataset").prefetch_related("label_classes"), number=number)
-    return adapters.shown_state("crop", adapters.build_crop_state, crop)
+    return adapters.shown_state("crop", adapters.build_crop_state, crop, prediction=prediction)
 
 
 def _curated_view_state(request: HttpRequest, pk: int) -> dict:
@@ -254,20 +260,6 @@ custom_state = _state_endpoint(_custom_state, CUSTOM_METHODS)
 saved_state = csrf_exempt(_saved_state)
 
 
-def _throttled(request: HttpRequest) -> bool:
-    """A fixed-window limit on saves per client address (``NEUROGLANCER_SAVE_RATE``, e.g. 30/minute)."""
-    count_text, _, period = settings.NEUROGLANCER_SAVE_RATE.partition("/")
-    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(period.strip(), 60)
-    key = f"neuroglancer-save:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count > int(count_text)
-
-
 def _state_to_save(request: HttpRequest) -> dict:
     """The posted state, checked: size (413), rate (429), a JSON object the catalog can store (finite
     numbers, storable text, bounded nesting) and that Neuroglancer reads (400)."""
@@ -279,7 +271,7 @@ def _state_to_save(request: HttpRequest) -> dict:
     size = declared if declared > limit else len(request.body)
     if size > limit:
         raise CatalogError(f"The state is {size} bytes; the limit is {limit} bytes.", status=413)
-    if _throttled(request):
+    if over_limit(scope="neuroglancer-save", request=request, rate=settings.NEUROGLANCER_SAVE_RATE):
         raise CatalogError("Too many saved states from this address; try again later.", status=429)
     state = untrusted_json.load(request.body)
     if not isinstance(state, dict) or not state:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import neuroglancer
 from neuroglancer.json_wrappers import JsonObjectWrapper
 
-from catalog.errors import ConflictError
+from catalog.errors import ConflictError, InvalidRequestError
 
 AXES = ("x", "y", "z")
 NANOMETRE = 1e-9
@@ -865,6 +865,65 @@ def crop_label_layers(
     return layers
 
 
+PREDICTION_SCHEMES = ("s3", "gs", "https", "http")
+"""Where a user's prediction may live: storage the viewer reads itself (never the server)."""
+PREDICTION_URL_MAX = 2000
+PREDICTION_PREFIXES = ("zarr", "zarr2", "zarr3")
+PREDICTION_KINDS = ("segmentation", "image")
+
+
+@dataclass(frozen=True)
+class PredictionInfo:
+    """A user's prediction array to overlay: an OME-Zarr URL and how to show it."""
+
+    url: str
+    kind: str = "segmentation"
+    prefix: str = "zarr"
+
+
+def parse_prediction(url: str, kind: str | None = None) -> PredictionInfo:
+    """Check a prediction URL from a request: an OME-Zarr on s3://, gs:// or http(s)://, at most
+    ``PREDICTION_URL_MAX`` characters, optionally with a ``zarr://``, ``zarr2://`` or ``zarr3://``
+    prefix (default ``zarr://``: Neuroglancer detects the Zarr version). Only text is checked:
+    the viewer reads the array, never the server."""
+    text = (url or "").strip()
+    if not text:
+        raise InvalidRequestError.on(
+            "prediction", "Give the prediction's OME-Zarr URL, e.g. s3://bucket/pred.zarr/nuc."
+        )
+    if len(text) > PREDICTION_URL_MAX:
+        raise InvalidRequestError.on(
+            "prediction", f"The prediction URL has {len(text)} characters; at most {PREDICTION_URL_MAX} are accepted."
+        )
+    if any(ord(character) < 33 or ord(character) == 127 for character in text):
+        raise InvalidRequestError.on("prediction", "The prediction URL contains spaces or control characters.")
+    prefix = "zarr"
+    head, marker, rest = text.partition("://")
+    if marker and head.lower() in PREDICTION_PREFIXES and "://" in rest:
+        prefix, text = head.lower(), rest
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme.lower() not in PREDICTION_SCHEMES or not parts.netloc:
+        raise InvalidRequestError.on(
+            "prediction",
+            f"The prediction must be an OME-Zarr at an {', '.join(f'{s}://' for s in PREDICTION_SCHEMES)} URL "
+            "that the viewer can read.",
+        )
+    chosen = kind or "segmentation"
+    if chosen not in PREDICTION_KINDS:
+        raise InvalidRequestError.on("prediction_type", f"prediction_type is one of {', '.join(PREDICTION_KINDS)}.")
+    return PredictionInfo(url=text, kind=chosen, prefix=prefix)
+
+
+def prediction_layer(
+    prediction: PredictionInfo, s3_endpoint: str = ""
+) -> neuroglancer.SegmentationLayer | neuroglancer.ImageLayer:
+    """The prediction as a layer placed by its own OME metadata (no transform added)."""
+    source = f"{prediction.prefix}://{storage_url(prediction.url, s3_endpoint)}"
+    if prediction.kind == "image":
+        return neuroglancer.ImageLayer(source=[source])
+    return neuroglancer.SegmentationLayer(source=[source])
+
+
 def crop_box(crop: CropInfo) -> tuple[Vec3, Vec3]:
     """(lower corner, size) in nm of the crop's label voxels as Neuroglancer draws them: an
     OME-Zarr translation is the centre of voxel 0, so the box starts half a voxel before it."""
@@ -874,10 +933,17 @@ def crop_box(crop: CropInfo) -> tuple[Vec3, Vec3]:
 
 
 def crop_state(
-    dataset: DatasetInfo, crop: CropInfo, images: Sequence[VolumeInfo], s3_endpoint: str = "", *, checked: bool = True
+    dataset: DatasetInfo,
+    crop: CropInfo,
+    images: Sequence[VolumeInfo],
+    s3_endpoint: str = "",
+    *,
+    checked: bool = True,
+    prediction: PredictionInfo | None = None,
 ) -> StateResult:
     """The dataset's EM/LM, the crop's labels and its bounding box, centred on the crop
-    on a grid of the crop's label voxels."""
+    on a grid of the crop's label voxels; with ``prediction``, the user's array over them
+    (visible and selected, beside the ground truth to compare)."""
     if not (_finite(crop.voxel_size) and all(v > 0 for v in crop.voxel_size)):
         raise NotViewableError("voxel_size", "The crop's voxel size must be positive.", invalid=True)
     if not (_finite(crop.translation) and _finite(crop.shape)):
@@ -909,7 +975,10 @@ def crop_state(
             ],
         ),
     )
-    if any(layer.name == f"crop{crop.number}/all" for layer in state.layers):
+    if prediction is not None:
+        state.layers.append(name="prediction", layer=prediction_layer(prediction, s3_endpoint), visible=True)
+        state.selected_layer.layer = "prediction"
+    elif any(layer.name == f"crop{crop.number}/all" for layer in state.layers):
         state.selected_layer.layer = f"crop{crop.number}/all"
     _frame(state, (lower, size), voxel_nm)
     return StateResult(_emit(state, checked), skipped)

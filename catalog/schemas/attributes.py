@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 
 
 class AttributeModel(BaseModel):
@@ -217,10 +217,27 @@ class CellmapAnnotationType(AttributeModel):
     encoding: dict[str, int] = Field(default_factory=dict)
 
 
+class CellmapComplementCounts(AttributeModel):
+    """Voxels of a label array that are *not* the class: labelled absent, and not labelled.
+
+    The array's present voxels are its voxel count minus both. A document missing
+    ``unknown`` leaves it None (zero only when the encoding has no unknown value at all).
+    """
+
+    absent: NonNegativeInt
+    unknown: NonNegativeInt | None = None
+
+
 class CellmapAnnotation(AttributeModel):
     annotation_type: CellmapAnnotationType
     class_name: str
-    complement_counts: dict[str, int] | None = None
+    complement_counts: CellmapComplementCounts | dict[str, Any] | None = None
+    """A malformed document is kept as a plain dict, so the class name survives and ingest
+    can say why the counts are unknown."""
+
+    @property
+    def is_instance(self) -> bool:
+        return self.annotation_type.type == "instance_segmentation"
 
 
 class CellmapNamespace(AttributeModel):

@@ -38,6 +38,7 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
 )
+from catalog.models.crops import ContentSource
 from catalog.untrusted_json import BLANKS, CONTROLS, text_problem
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
@@ -187,6 +188,7 @@ Int16 = Annotated[int, Field(ge=1, le=2**15 - 1)]
 Int32 = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Int64 = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Count32 = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Count64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
 SegmentId = Annotated[int, Field(ge=0, le=2**64 - 1)]
 """Neuroglancer segment ids are uint64."""
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -287,9 +289,19 @@ class ScaleVector(Strict):
 
 
 class ShapeVector(Strict):
+    """A volume's shape in voxels (bigint columns)."""
+
     x: Int64
     y: Int64
     z: Int64
+
+
+class CropShapeVector(Strict):
+    """A crop's shape in voxels (integer columns)."""
+
+    x: Int32
+    y: Int32
+    z: Int32
 
 
 class OrganismManifest(Strict):
@@ -402,20 +414,61 @@ class VolumeManifest(Strict):
         return self
 
 
+class CropContentManifest(Strict):
+    """What a crop holds of one class (voxels of its full-resolution label array).
+
+    Known counts add up (present + absent + unknown = total); ``source: unknown`` carries no
+    numbers at all, only the reason in ``note``.
+    """
+
+    label_class: ClassName
+    source: ContentSource
+    total_voxels: Int64 | None = None
+    present_voxels: Count64 | None = None
+    absent_voxels: Count64 | None = None
+    unknown_voxels: Count64 | None = None
+    object_count: Count64 | None = None
+    note: Annotated[str, Field(max_length=500)] = ""
+
+    @model_validator(mode="after")
+    def _counts_add_up(self) -> CropContentManifest:
+        counts = (self.total_voxels, self.present_voxels, self.absent_voxels, self.unknown_voxels)
+        if self.source == ContentSource.UNKNOWN:
+            if any(value is not None for value in (*counts, self.object_count)):
+                raise ValueError("unknown contents carry no counts")
+            return self
+        if any(value is None for value in counts):
+            raise ValueError("known contents need total_voxels, present_voxels, absent_voxels and unknown_voxels")
+        if self.present_voxels + self.absent_voxels + self.unknown_voxels != self.total_voxels:
+            raise ValueError("present_voxels + absent_voxels + unknown_voxels must equal total_voxels")
+        return self
+
+
 class CropManifest(Strict):
     number: Int32
     split: CropSplit
     voxel_size_nm: PositiveVector
     translation_nm: AxisVector
-    shape: ShapeVector
+    shape: CropShapeVector
     label_classes: list[ClassName] = []
     labels_url: Annotated[DataUrl, Field(max_length=1000)] = ""
     published_state_url: DataUrl = ""
+    contents: list[CropContentManifest] | None = None
+    """None leaves the stored contents as they are (ingest found them); a list is exactly them."""
 
     @model_validator(mode="after")
     def _labels_where_published(self) -> CropManifest:
         if self.split == CropSplit.TRAIN and not self.labels_url:
             raise ValueError("a training crop needs labels_url")
+        return self
+
+    @model_validator(mode="after")
+    def _contents_of_annotated_classes(self) -> CropManifest:
+        names = [content.label_class for content in self.contents or []]
+        _require_unique(names, "contents", "label_class")
+        stray = [name for name in names if name not in self.label_classes]
+        if stray:
+            raise ValueError(f"contents: {', '.join(map(repr, stray))} not in label_classes")
         return self
 
 

@@ -107,7 +107,12 @@ def datasets_for_export():
                 "meshes",
             ),
         ),
-        Prefetch("crops", queryset=m.Crop.objects.prefetch_related("label_classes")),
+        Prefetch(
+            "crops",
+            queryset=m.Crop.objects.prefetch_related(
+                "label_classes", Prefetch("contents", queryset=m.CropContent.objects.select_related("label_class"))
+            ),
+        ),
         Prefetch("views", queryset=m.CuratedView.objects.prefetch_related("layers", "organelles")),
         Prefetch("benchmark_results", queryset=m.BenchmarkResult.objects.select_related("label_class")),
     )
@@ -185,6 +190,7 @@ def dataset_manifest(dataset: m.Dataset) -> DatasetManifest:
                 "label_classes": [lc.name for lc in c.label_classes.all()],
                 "labels_url": c.labels_url,
                 "published_state_url": c.published_state_url,
+                "contents": [content_manifest(row) for row in c.contents.all()] or None,
             }
             for c in dataset.crops.all()
         ],
@@ -263,4 +269,17 @@ def volume_manifest(volume: m.Volume) -> dict[str, Any]:
             }
             for mesh in volume.meshes.all()
         ],
+    }
+
+
+def content_manifest(row: m.CropContent) -> dict[str, Any]:
+    return {
+        "label_class": row.label_class.name,
+        "source": row.source,
+        "total_voxels": row.total_voxels,
+        "present_voxels": row.present_voxels,
+        "absent_voxels": row.absent_voxels,
+        "unknown_voxels": row.unknown_voxels,
+        "object_count": row.object_count,
+        "note": row.note,
     }

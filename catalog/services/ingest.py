@@ -31,10 +31,11 @@ from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
 from catalog.errors import ConflictError, InvalidRequestError
-from catalog.models import Crop, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
+from catalog.label_counts import ContentCounts, count_contents
+from catalog.models import Crop, CropContent, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3Reader, S3TransientError, parse_s3_url
-from catalog.tasks import ingest_run_task
+from catalog.services import jobs
 from catalog.volume_stats import StatisticsError, compute
 
 ProgressCallback = Callable[[int, int], None]
@@ -44,6 +45,7 @@ METADATA_FIELDS = (
     "axes",
     *(f"{prefix}_{axis}" for prefix in ("shape", "scale", "translation") for axis in AXES),
     "scale_levels",
+    "levels",
     "status",
     "validation_errors",
 )
@@ -119,7 +121,8 @@ def start_ingest_run(
     dry_run: bool = False,
     requested_by: AbstractBaseUser | None = None,
 ) -> IngestRun:
-    """Record a queued run for an allow-listed prefix and queue its task once committed."""
+    """Record a queued run for an allow-listed prefix and send its task once committed (a broker
+    that cannot be reached fails the run: see ``catalog.services.jobs``)."""
     location = validate_ingest_prefix(prefix=prefix)
     run = IngestRun.objects.create(
         prefix=location.url,
@@ -127,21 +130,8 @@ def start_ingest_run(
         dry_run=dry_run,
         requested_by=requested_by if requested_by is not None and requested_by.is_authenticated else None,
     )
-    enqueue_ingest_run(run=run)
+    jobs.enqueue_job(run)
     return run
-
-
-def enqueue_ingest_run(*, run: IngestRun) -> None:
-    """Send the run to a worker after the surrounding transaction commits.
-
-    Without a broker (eager Celery) the task runs here once, without retries (nothing could
-    run them later) and without raising into the request: the run records the outcome.
-    """
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        eager = {"args": [run.pk], "retries": ingest_run_task.max_retries, "throw": False}
-        transaction.on_commit(lambda: ingest_run_task.apply(**eager), robust=True)
-    else:
-        transaction.on_commit(lambda: ingest_run_task.delay(run.pk), robust=True)
 
 
 def run_ingest_now(
@@ -160,7 +150,8 @@ def run_ingest_now(
 
 
 def _update_run(run_id: int, **values: Any) -> None:
-    IngestRun.objects.filter(pk=run_id).update(**values)
+    """Write on the run; every write is also the worker's sign of life for the sweeper."""
+    IngestRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now(), **values)
 
 
 def record_progress(run_id: int, done: int, total: int) -> None:
@@ -264,11 +255,14 @@ def ingest_prefix(
     for slug in sorted(set(groups) | set(gone)):
         group = groups.get(slug, [])
         statistics: dict[str, Any] = {}
+        contents: dict[str, ContentCounts] = {}
         for description in group:
             if not dry_run:
                 statistics[description.url] = _read_statistics(
                     reader, description, existing.get(description.url), summary
                 )
+                if _is_crop_class_array(description):
+                    contents[description.url] = count_contents(reader, description)
             done += 1
             report(done, len(descriptions))
         _write_dataset(
@@ -277,6 +271,7 @@ def ingest_prefix(
             gone=gone.get(slug, []),
             existing=existing,
             statistics=statistics,
+            contents=contents,
             classes=classes,
             summary=summary,
             source=location.url,
@@ -335,6 +330,7 @@ def _write_dataset(
     gone: list[Volume],
     existing: dict[str, Volume],
     statistics: dict[str, Any],
+    contents: dict[str, ContentCounts],
     classes: dict[str, LabelClass],
     summary: IngestSummary,
     source: str,
@@ -364,7 +360,7 @@ def _write_dataset(
                     summary=summary,
                     saved_files=saved_files,
                 )
-            _sync_crops(dataset=dataset, descriptions=descriptions, classes=classes, summary=summary)
+            _sync_crops(dataset=dataset, descriptions=descriptions, contents=contents, classes=classes, summary=summary)
             for volume in gone:
                 volume.status = VolumeStatus.MISSING
                 volume.save(update_fields=["status", "updated_at"])
@@ -377,10 +373,21 @@ def _write_dataset(
         raise
 
 
+def _is_crop_class_array(description: VolumeDescription) -> bool:
+    """A valid label array of one class in a crop (not the crop's ``all`` array)."""
+    return description.crop_number is not None and description.is_valid and bool(description.label_class)
+
+
 def _sync_crops(
-    *, dataset: Dataset, descriptions: list[VolumeDescription], classes: dict[str, LabelClass], summary: IngestSummary
+    *,
+    dataset: Dataset,
+    descriptions: list[VolumeDescription],
+    contents: dict[str, ContentCounts],
+    classes: dict[str, LabelClass],
+    summary: IngestSummary,
 ) -> None:
-    """Create the ground-truth crops the bucket holds and link the classes it labels in them.
+    """Create the ground-truth crops the bucket holds, link the classes it labels in them and
+    store what each class's array holds.
 
     A new crop takes its geometry from its ``all`` array (else its first class) and counts as
     a training crop: only training crops publish their labels. Existing crops keep their
@@ -410,6 +417,35 @@ def _sync_crops(
         wanted = {classes[m.label_class].pk for m in members if m.label_class and m.label_class in classes}
         if wanted - linked:
             crop.label_classes.add(*(wanted - linked))
+        found = {
+            classes[m.label_class].pk: contents[m.url]
+            for m in members
+            if m.label_class in classes and m.url in contents
+        }
+        _sync_contents(crop, found)
+
+
+def _sync_contents(crop: Crop, found: dict[int, ContentCounts]) -> None:
+    """Upsert the crop's rows for the classes found; a row changes only when a value differs.
+
+    Unknown never replaces known counts (from a manifest, or an earlier ingest that could
+    count): a failed count says nothing new about the voxels.
+    """
+    existing = {row.label_class_id: row for row in CropContent.objects.filter(crop=crop, label_class__in=found)}
+    for class_id, counts in found.items():
+        row = existing.get(class_id)
+        values = counts.as_values()
+        if row is None:
+            CropContent.objects.create(crop=crop, label_class_id=class_id, **values)
+            continue
+        if row.is_known and not counts.is_known:
+            continue
+        changed = [name for name, value in values.items() if getattr(row, name) != value]
+        if changed:
+            for name in changed:
+                setattr(row, name, values[name])
+            row.crop = crop
+            row.save(update_fields=changed)
 
 
 def _new_crop(dataset: Dataset, number: int, members: list[VolumeDescription]) -> Crop | None:
@@ -460,6 +496,7 @@ def _metadata_values(description: VolumeDescription) -> dict[str, Any]:
         "dtype": description.dtype,
         "axes": description.axes[:10],
         "scale_levels": description.scale_levels,
+        "levels": [level.grid() for level in description.levels],
         "status": VolumeStatus.OK if description.is_valid else VolumeStatus.INVALID,
         "validation_errors": [issue.as_dict() for issue in description.errors],
     }

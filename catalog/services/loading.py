@@ -590,6 +590,16 @@ class _Loader:
         values |= _axes("shape", manifest.shape)
         crop = self.sync(m.Crop, existing, values)
         self.sync_m2m(crop.label_classes, (class_ids[name] for name in manifest.label_classes))
+        if manifest.contents is not None:
+            self.sync_children(
+                m.CropContent,
+                {row.label_class_id: row for row in crop.contents.all()},
+                {
+                    class_ids[entry.label_class]: entry.model_dump(exclude={"label_class"})
+                    | {"crop_id": crop.pk, "label_class_id": class_ids[entry.label_class]}
+                    for entry in manifest.contents
+                },
+            )
         return crop
 
     def view(

@@ -60,6 +60,22 @@ def axes(obj: Any, prefix: str) -> str:
 
 
 @register.filter
+def share(value: Any) -> str:
+    """A share of a crop (0 to 1) as a percentage with the precision it needs: 0.5 -> "50 %",
+    0.034 -> "3.4 %", 0.00012 -> "0.012 %"; blank when unknown (None)."""
+    if value is None or value == "":
+        return ""
+    percent = float(value) * 100
+    if percent == 0:
+        return "0 %"
+    if percent >= 10:
+        return f"{percent:.0f} %"
+    if percent >= 1:
+        return f"{percent:.1f} %"
+    return f"{percent:.2g} %"
+
+
+@register.filter
 def extent_um(obj: Any) -> str:
     """A dataset's physical extent in micrometres, "x by y by z µm"."""
     values = [getattr(obj, f"extent_{axis}", None) for axis in AXES]
