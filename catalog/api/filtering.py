@@ -47,17 +47,18 @@ def format_parameter(view: Any) -> set[str]:
 
 
 def filterset_error(filterset: django_filters.FilterSet) -> CatalogError | APIException:
-    """What an invalid filterset answers: 404 when every problem is a reference to a record that
-    does not exist, else DRF's 400 with every parameter's errors."""
+    """What an invalid filterset answers: 404 naming them when a parameter names a record that does
+    not exist (nothing can be answered about it, and rules that depend on it cannot be judged),
+    else DRF's 400 with every parameter's errors."""
     missing: list[dict[str, str]] = []
     for name, errors in filterset.form.errors.as_data().items():
-        is_reference = isinstance(filterset.filters.get(name), django_filters.ModelMultipleChoiceFilter)
-        if not is_reference or any(error.code != "invalid_choice" for error in errors):
-            return ValidationError(filterset.errors)
+        if not isinstance(filterset.filters.get(name), django_filters.ModelMultipleChoiceFilter):
+            continue
         for error in errors:
-            value = (error.params or {}).get("value", "")
-            missing.append({"field": name, "message": f"No record named {value!r}."})
-    return NotFoundError.from_problems(missing)
+            if error.code == "invalid_choice":
+                value = (error.params or {}).get("value", "")
+                missing.append({"field": name, "message": f"No record named {value!r}."})
+    return NotFoundError.from_problems(missing) if missing else ValidationError(filterset.errors)
 
 
 class StrictFilterBackend(DjangoFilterBackend):

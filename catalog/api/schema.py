@@ -15,6 +15,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework.permissions import SAFE_METHODS
 
 from catalog.api.permissions import StaffWriteOrReadOnly
+from catalog.downloads import MAX_PADDING_NM
 from catalog.untrusted_json import BLANKS
 
 
@@ -94,9 +95,17 @@ ERROR_DESCRIPTIONS = {
 }
 # Parameters where an empty value means something (no search, no redirect).
 EMPTY_ALLOWED = frozenset({"q", "inline"})
-# Bounds of method filters, which drf-spectacular cannot read off the filter (catalog.filters).
-NUMBER_BOUNDS = {"minimum": 0, "maximum": 1e50}  # min_value=0; django-filter caps NumberFilter at 1e50
-QUERY_BOUNDS = {"voxel_size_min": NUMBER_BOUNDS, "voxel_size_max": NUMBER_BOUNDS}
+# Bounds of number parameters that drf-spectacular cannot read off the filter or the view
+# (catalog.filters, catalog.downloads).
+# (The voxel sizes are capped at 1e50 by their form field.)
+QUERY_BOUNDS = {
+    "voxel_size_min": {"minimum": 0, "maximum": 1e50},
+    "voxel_size_max": {"minimum": 0, "maximum": 1e50},
+    "number": {"minimum": 1},
+    "min_share": {"minimum": 0, "maximum": 1},
+    "min_voxels": {"minimum": 1},
+    "padding_nm": {"minimum": 0, "maximum": MAX_PADDING_NM},
+}
 
 
 def _error_response(status: str) -> dict[str, Any]:
