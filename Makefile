@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv viewer migrate catalog lint format bench bench-small bench-explain worker clean
+.PHONY: run test venv viewer migrate catalog lint format bench bench-small bench-explain bench-convert worker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ worker: venv
 # 1,000 and 10,000 datasets. bench-small: 1,000 datasets only, shorter runs.
 bench: venv
 	$(PY) -m bench.run
+
+# Conversion throughput with 1 and 2 workers and peak memory per worker (bench/convert.py);
+# BENCH_CONVERT_ARGS="--megabytes 512" for a shorter run.
+bench-convert: venv
+	$(PY) -m bench.convert $(BENCH_CONVERT_ARGS)
 
 bench-small: venv
 	$(PY) -m bench.run --small

@@ -42,6 +42,9 @@ from catalog.models import (
     BenchmarkResult,
     CatalogVersion,
     CellType,
+    ConversionPart,
+    ConversionRun,
+    ConversionTarget,
     Crop,
     CropContent,
     CuratedView,
@@ -71,7 +74,7 @@ DERIVED_REVISION = 2
 """Raise when what ``catalog.indexing`` derives changes: ``migrate`` then rebuilds every row."""
 
 # Bookkeeping and derived rows: writing them changes no cached read.
-UNTRACKED = (*DERIVED_MODELS, SavedState, IngestRun)
+UNTRACKED = (*DERIVED_MODELS, SavedState, IngestRun, ConversionRun, ConversionTarget, ConversionPart)
 # Records that belong to one dataset, by the attribute naming it.
 DATASET_OWNED = (Volume, Crop, CuratedView, BenchmarkResult, DatasetDOI)
 VOLUME_OWNED = (VolumeChannel, SegmentLabel, Mesh, VolumeStatistics)

@@ -1,4 +1,7 @@
-"""Read-only access to S3, and the only module of the portal that imports boto3.
+"""Access to S3, and the only module of the portal that imports boto3.
+
+``S3Reader`` reads (listings, whole objects, byte ranges); ``S3Writer`` adds the few writes
+that publishing converted data needs (put, delete, existence checks).
 
 Endpoint and credentials come from boto3's standard configuration (``AWS_ENDPOINT_URL_S3``,
 ``AWS_ACCESS_KEY_ID``, profiles, instance roles ...). When no credentials are configured at
@@ -15,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import boto3
@@ -189,6 +193,49 @@ class S3Reader:
         except botocore.exceptions.BotoCoreError as error:
             raise _translate(error, f"reading {location.url}") from error
 
+    def get_range(self, location: S3Location, start: int | None, end: int | None) -> bytes | None:
+        """Bytes ``start``..``end`` (exclusive) of an object; ``start`` None means the last ``end``
+        bytes, ``end`` None means up to the end. None when there is no such object."""
+        if start is None:
+            byte_range = f"bytes=-{end}"
+        elif end is None:
+            byte_range = f"bytes={start}-"
+        else:
+            if end <= start:
+                return b""
+            byte_range = f"bytes={start}-{end - 1}"
+        try:
+            response = self._client.get_object(Bucket=location.bucket, Key=location.key, Range=byte_range)
+            return response["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) in NOT_FOUND_CODES:
+                return None
+            raise _translate(error, f"reading {location.url} ({byte_range})") from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise _translate(error, f"reading {location.url}") from error
+
+    def download(self, location: S3Location, path: Path, *, chunk_size: int = 8 * 1024 * 1024) -> None:
+        """Stream an object into a local file (never whole in memory)."""
+        try:
+            response = self._client.get_object(Bucket=location.bucket, Key=location.key)
+            with path.open("wb") as output:
+                for chunk in response["Body"].iter_chunks(chunk_size):
+                    output.write(chunk)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise _translate(error, f"reading {location.url}") from error
+
+    def exists(self, location: S3Location) -> bool:
+        """Whether the object exists (a HEAD request)."""
+        try:
+            self._client.head_object(Bucket=location.bucket, Key=location.key)
+        except botocore.exceptions.ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) in NOT_FOUND_CODES:
+                return False
+            raise _translate(error, f"checking {location.url}") from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise _translate(error, f"checking {location.url}") from error
+        return True
+
     def get_many(self, locations: Iterable[S3Location]) -> dict[S3Location, bytes | None]:
         """Fetch many objects concurrently; missing ones map to None."""
         unique = list(dict.fromkeys(locations))
@@ -201,3 +248,21 @@ class S3Reader:
             return [function(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
             return list(pool.map(function, items))
+
+
+class S3Writer(S3Reader):
+    """An S3 client that may also write: used to publish converted data, never to read sources."""
+
+    def put(self, location: S3Location, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        """Store ``data`` at ``location`` (replacing what was there)."""
+        try:
+            self._client.put_object(Bucket=location.bucket, Key=location.key, Body=data, ContentType=content_type)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise _translate(error, f"writing {location.url}") from error
+
+    def delete(self, location: S3Location) -> None:
+        """Remove one object (absent objects are fine)."""
+        try:
+            self._client.delete_object(Bucket=location.bucket, Key=location.key)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise _translate(error, f"deleting {location.url}") from error

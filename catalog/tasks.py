@@ -5,7 +5,9 @@ queue) and retried with exponential backoff and jitter on throttling and connect
 only: ``S3TransientError`` is what ``catalog.s3`` raises for SlowDown, Throttling,
 RequestTimeout, 503s and lost connections. Validation problems never raise (they are stored
 on the volumes); any other error fails the run at once. The service records the run's status
-and error, so they are right on a worker and in eager mode alike. Services import this module
+and error, so they are right on a worker and in eager mode alike. The conversion tasks (a run,
+its parts, a volume's finish) follow the same rules; each part is its own task so that parts
+fan out over the workers. Services import this module
 to enqueue; the tasks import their service inside the body, so the two never import each other
 at load time.
 """
@@ -70,3 +72,48 @@ def sweep_jobs_task() -> dict[str, list[str]]:
     from catalog.services.jobs import sweep
 
     return sweep().as_dict()
+
+
+def _conversion_task(self: Task, execute: Any, **arguments: int) -> None:
+    """Run one conversion step; transient S3 errors are retried with backoff, as ingest's are."""
+    final_attempt = self.request.retries >= self.max_retries
+    try:
+        execute(final_attempt=final_attempt, **arguments)
+    except S3TransientError as error:
+        if final_attempt:
+            raise
+        raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+
+
+CONVERSION_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": INGEST_MAX_RETRIES,
+    "soft_time_limit": settings.CONVERSION_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.CONVERSION_TASK_SOFT_TIME_LIMIT + 120,
+}
+
+
+@shared_task(name="catalog.conversion_run", **CONVERSION_TASK_OPTIONS)
+def conversion_run_task(self: Task, run_id: int) -> None:
+    """Stage, plan and fan out the parts of one ConversionRun."""
+    from catalog.services.conversion import execute_conversion_run
+
+    _conversion_task(self, execute_conversion_run, run_id=run_id)
+
+
+@shared_task(name="catalog.conversion_part", **CONVERSION_TASK_OPTIONS)
+def conversion_part_task(self: Task, part_id: int) -> None:
+    """Write one part (a slab and the pyramid levels it owns) unless S3 shows it written."""
+    from catalog.services.conversion import execute_conversion_part
+
+    _conversion_task(self, execute_conversion_part, part_id=part_id)
+
+
+@shared_task(name="catalog.conversion_finish", **CONVERSION_TASK_OPTIONS)
+def conversion_finish_task(self: Task, target_id: int) -> None:
+    """Finish, validate and publish one converted volume."""
+    from catalog.services.conversion import execute_conversion_finish
+
+    _conversion_task(self, execute_conversion_finish, target_id=target_id)

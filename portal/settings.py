@@ -199,6 +199,14 @@ INGEST_ALLOWED_BUCKETS = env.list("INGEST_ALLOWED_BUCKETS", default=["janelia-co
 AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
 # Seconds an ingest task may run before it stops (datasets finished so far stay committed).
 INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=2 * 60 * 60)
+# Conversion to OME-Zarr: the publication bucket and prefix the copies are written to, the local
+# folder remote sources are downloaded into (shared by the parts that run on this machine), the
+# source bytes one part reads at most, and how long one part task may run.
+CONVERSION_OUTPUT_BUCKET = env.str("CONVERSION_OUTPUT_BUCKET", default="")
+CONVERSION_OUTPUT_PREFIX = env.str("CONVERSION_OUTPUT_PREFIX", default="converted")
+CONVERSION_WORK_DIR = Path(env.str("CONVERSION_WORK_DIR", default=str(BASE_DIR / "conversion-work")))
+CONVERSION_PART_BYTES = env.int("CONVERSION_PART_BYTES", default=128 * 1024 * 1024)
+CONVERSION_TASK_SOFT_TIME_LIMIT = env.int("CONVERSION_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 
 # Background jobs (ingest runs; catalog.models.jobs). The sweeper (`manage.py sweep_runs`, every
 # JOB_SWEEP_SECONDS on the worker's beat) sends a job queued for JOB_QUEUED_SECONDS again, at most
@@ -270,6 +278,9 @@ SPECTACULAR_SETTINGS = {
         "VolumeFormatEnum": "catalog.models.base.VolumeFormat",
         "MeshFormatEnum": "catalog.models.base.MeshFormat",
         "VolumeStatusEnum": "catalog.models.base.VolumeStatus",
+        "ConversionStatusEnum": "catalog.models.conversion.ConversionStatus",
+        "ConversionKindEnum": "catalog.api.conversions.CONVERSION_KINDS",
+        "VolumeKindEnum": "catalog.models.base.VolumeKind",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     "TAGS": [

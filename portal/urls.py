@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/states/", include(state_urlpatterns)),
     path("neuroglancer/", include(viewer_urlpatterns)),
     path("api/ingest/", include("catalog.api.ingest_urls")),
+    path("api/conversions/", include("catalog.api.conversion_urls")),
     path("api/", include("catalog.api.urls")),
     path("", include("catalog.urls")),
 ]

@@ -1,3 +1,3 @@
 """Django admin registrations, one module per concern."""
 
-from catalog.admin import core, ingest, states  # noqa: F401
+from catalog.admin import conversions, core, ingest, states  # noqa: F401

@@ -398,6 +398,11 @@ class VolumeSerializer(serializers.ModelSerializer):
     api_url = serializers.HyperlinkedIdentityField(view_name="volume-detail")
     dataset = DatasetRefField(help_text="Slug of the dataset.")
     url = serializers.CharField(read_only=True, help_text="Where the data lives (s3://bucket/key); blank if unknown.")
+    source_url = serializers.CharField(
+        read_only=True,
+        help_text="The original file a conversion to OME-Zarr started from, kept as the download source; "
+        "blank when url is the original.",
+    )
     label_class = LabelClassRefField(allow_null=True, help_text="The class a single-class volume shows.")
     shape = AxisField("shape", help_text="Array shape in voxels.")
     voxel_size = AxisField("scale", help_text="nm per voxel at full resolution; negative flips the axis.")
@@ -421,6 +426,7 @@ class VolumeSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "url",
+            "source_url",
             "format",
             "kind",
             "content_type",

@@ -32,6 +32,7 @@ def null_non_finite(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('catalog', '0011_conversions'),
         ('catalog', '0012_crop_contents'),
     ]
 

@@ -1,6 +1,7 @@
 """The catalog's data model, one module per concern."""
 
 from catalog.models.benchmarks import BenchmarkResult
+from catalog.models.conversion import ConversionPart, ConversionRun, ConversionTarget
 from catalog.models.crops import Crop, CropContent
 from catalog.models.curated_views import CuratedView, CuratedViewLayer
 from catalog.models.datasets import DOI, Collection, CollectionDownload, Dataset, DatasetDOI, Publication
@@ -17,6 +18,9 @@ __all__ = [
     "CellType",
     "Collection",
     "CollectionDownload",
+    "ConversionPart",
+    "ConversionRun",
+    "ConversionTarget",
     "Crop",
     "CropContent",
     "CuratedView",

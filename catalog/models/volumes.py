@@ -41,6 +41,12 @@ class Volume(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     url = models.CharField(max_length=1000, blank=True)
+    source_url = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="The original file a conversion started from, kept as the download source; "
+        "blank when ``url`` is the original.",
+    )
     format = models.CharField(max_length=20, choices=VolumeFormat.choices, blank=True, help_text="Blank when unknown.")
     kind = models.CharField(max_length=20, choices=VolumeKind.choices)
     content_type = models.CharField(max_length=20, choices=ContentType.choices)

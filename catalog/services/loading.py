@@ -116,6 +116,17 @@ class LoadReport:
 # Reading and validating
 
 
+CONVERTED_FIELDS = (
+    "url",
+    "format",
+    "dtype",
+    "axes",
+    "scale_levels",
+    *(f"{prefix}_{axis}" for prefix in ("shape", "scale", "translation") for axis in "xyz"),
+)
+"""Volume fields a conversion owns once it has switched a volume to its OME-Zarr copy."""
+
+
 def read_catalog(path: Path) -> CatalogFiles:
     """Parse every manifest under ``path`` and check it; raise ManifestError listing all problems."""
     if not path.is_dir():
@@ -530,8 +541,17 @@ class _Loader:
         }
         values |= _axes("shape", manifest.shape) | _axes("scale", manifest.scale_nm)
         values |= _axes("translation", manifest.translation_nm)
+        converted = existing is not None and bool(existing.source_url) and existing.source_url == manifest.url
+        if converted:
+            # The manifest names the original file of a volume converted since (catalog.services
+            # .conversion): the streamable copy, its array metadata and its status stay.
+            for name in CONVERTED_FIELDS:
+                values.pop(name, None)
+            if contrast is None:
+                for name in ("contrast_min", "contrast_max", "contrast_start", "contrast_end"):
+                    values.pop(name)
         problems = volume_problems(manifest)
-        if problems or existing is None:
+        if not converted and (problems or existing is None):
             values["validation_errors"] = problems
             values["status"] = VolumeStatus.INVALID if problems else VolumeStatus.OK
         volume = self.sync(m.Volume, existing, values)
