@@ -106,7 +106,10 @@ def breaks_a_parameter_dependency(case) -> bool:
 
 @pytest.mark.django_db
 @override_settings(
-    API_ANON_RATE="100000/minute", NEUROGLANCER_SAVE_RATE="100000/minute", INGEST_ALLOWED_BUCKETS=INGEST_BUCKETS
+    API_ANON_RATE="100000/minute",
+    NEUROGLANCER_SAVE_RATE="100000/minute",
+    INGEST_ALLOWED_BUCKETS=INGEST_BUCKETS,
+    CONVERSION_OUTPUT_BUCKET="schemathesis-converted",
 )
 @schema.exclude(method=["GET", "HEAD", "OPTIONS"]).parametrize()
 @settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=HEALTH_CHECKS)

@@ -7,6 +7,7 @@ parameters that refuse an empty value say so (``minLength``)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -293,6 +294,26 @@ STATE_PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+PYTHON_BLANKS = BLANKS + r"\x1c-\x1f"
+"""What ``str.strip`` (and DRF's trimming) removes: Unicode's blanks and the separators U+001C..U+001F."""
+
+
+def conversion_source_pattern() -> str:
+    """What ``POST /api/conversions/`` accepts as ``source`` once blanks around it are trimmed: an
+    s3:// URL of an allow-listed bucket (catalog.services.conversion) or any https:// URL."""
+    s3 = ingest_prefix_pattern()[1:-1]
+    return f"^[{PYTHON_BLANKS}]*(?:{s3}|https://[^\\x00]*)[{PYTHON_BLANKS}]*$"
+
+
+AXES_ORDERS = sorted({"".join(order) for size in (3, 4) for order in itertools.permutations("zyxc"[:size])})
+AXES_PATTERN = (
+    f"^[{PYTHON_BLANKS}]*(?:"
+    + "|".join("".join(f"[{c.upper()}{c}]" for c in order) for order in AXES_ORDERS)
+    + f")?[{PYTHON_BLANKS}]*$"
+)
+"""An order of zyx or zyxc in any case, or nothing (catalog.services.conversion)."""
+
+
 def ingest_prefix_pattern() -> str:
     """What ``POST /api/ingest/`` accepts as ``prefix``: an s3:// URL of an allow-listed bucket, no
     blanks, no ``.`` or ``..`` path segment (catalog.s3.parse_s3_url refuses those)."""
@@ -332,6 +353,15 @@ def server_truth_hook(result: dict[str, Any], generator: Any, request: Any, publ
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas[ERROR_COMPONENT] = ERROR_SCHEMA
     _forbid_nul(schemas)
+    conversion = schemas.get("ConversionRequestRequest")
+    if conversion is not None:
+        conversion["properties"]["source"]["pattern"] = conversion_source_pattern()
+        conversion["properties"]["axes"]["pattern"] = AXES_PATTERN
+        conversion["additionalProperties"] = False
+        sizes = schemas.get("VoxelSizeRequest", {}).get("properties", {})
+        for axis in sizes.values():  # sizes must be positive, not merely at least 0
+            axis.pop("minimum", None)
+            axis.update({"minimum": 0, "exclusiveMinimum": True})
     ingest = schemas.get("IngestRequestRequest")
     if ingest is not None:
         ingest["properties"]["prefix"]["pattern"] = ingest_prefix_pattern()
