@@ -88,8 +88,8 @@ ERROR_DESCRIPTIONS = {
     "403": "Not allowed: not a curator (staff), or a bucket outside the ingest allow-list.",
     "404": "No such record or page, or a filter names a record that does not exist.",
     "405": "Method not allowed.",
-    "409": "The catalog's current state refuses the request: a name or number already taken, a reference to "
-    "a record that does not exist, a record Neuroglancer cannot show.",
+    "409": "The catalog's current state refuses the request: a name or number already taken (or, in a PUT, not "
+    "the record's own), a reference to a record that does not exist, a record Neuroglancer cannot show.",
     "413": "The body is over the size limit.",
     "415": "The body is not JSON.",
     "429": "Too many requests; see Retry-After.",

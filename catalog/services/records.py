@@ -5,8 +5,8 @@ check the catalog files, and written by the loader's save functions, so a record
 same thing whichever way it arrives. References (organism, tissues, label classes, crop
 numbers) are checked next. A malformed payload raises ``InvalidRequestError`` (400) listing
 every problem; a well-formed one that the catalog's current state refuses (a reference to a
-record that does not exist, a slug, name or crop number already taken, a row the database
-refuses) raises ``ConflictError`` (409). Either changes nothing. Search texts and caches
+record that does not exist, a slug, name or crop number already taken or not the record's
+own, a row the database refuses) raises ``ConflictError`` (409). Either changes nothing. Search texts and caches
 follow on commit (``catalog.freshness``).
 """
 
@@ -159,7 +159,7 @@ def update_dataset(*, dataset: Dataset, payload: Any) -> Dataset:
     created or updated, and those it does not list are kept."""
     manifest: DatasetManifest = _validate(DatasetManifest, payload)
     if manifest.slug != dataset.slug:
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "slug", "message": f"Must be {dataset.slug!r}; slugs do not change."}]
         )
     return _save_dataset(manifest, dataset)
@@ -254,7 +254,7 @@ def update_crop(*, crop: Crop, payload: Any) -> Crop:
     """Replace a crop from a full manifest; its number cannot change."""
     manifest: CropPayload = _validate(CropPayload, payload)
     if manifest.number != crop.number:
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "number", "message": f"Must be {crop.number}; crop numbers do not change."}]
         )
     dataset = _payload_dataset(manifest.dataset)
