@@ -189,10 +189,10 @@ class DatasetFilterSet(filters.FilterSet):
     def filter_has_crops(self, queryset: DatasetQuerySet, name: str, value: str) -> DatasetQuerySet:
         return queryset.with_crops(value == "true")
 
-    def filter_voxel_size_min(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
+    def filter_voxel_size_min(self, queryset: DatasetQuerySet, name: str, value: float) -> DatasetQuerySet:
         return queryset.voxel_size_at_least(float(value))
 
-    def filter_voxel_size_max(self, queryset: DatasetQuerySet, name: str, value: Any) -> DatasetQuerySet:
+    def filter_voxel_size_max(self, queryset: DatasetQuerySet, name: str, value: float) -> DatasetQuerySet:
         return queryset.voxel_size_at_most(float(value))
 
 

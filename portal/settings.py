@@ -34,6 +34,7 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "catalog.api.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.security.SecurityHeadersMiddleware",
     "catalog.freshness.CatalogVersionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -69,7 +71,7 @@ MIDDLEWARE = [
 PORTAL_BENCH = env.bool("PORTAL_BENCH", default=False)
 if env.bool("PORTAL_COUNT_QUERIES", default=False):
     # Inside CatalogVersionMiddleware, whose per-request cache counts it reports.
-    MIDDLEWARE.insert(1, "bench.middleware.QueryCountMiddleware")
+    MIDDLEWARE.insert(2, "bench.middleware.QueryCountMiddleware")
 
 ROOT_URLCONF = "portal.urls"
 
@@ -255,6 +257,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["catalog.api.throttling.AnonymousRateThrottle"],
     "EXCEPTION_HANDLER": "catalog.api.errors.exception_handler",
+    # JSON bodies only: the write payloads are nested manifests that forms cannot carry.
+    "DEFAULT_PARSER_CLASSES": ["catalog.api.parsers.CatalogJSONParser"],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Requests per period from one anonymous client ("<n>/second|minute|hour|day"); staff are not throttled.
@@ -305,10 +309,13 @@ SPECTACULAR_SETTINGS = {
         {"name": "crops", "description": "Annotated ground-truth boxes, by number."},
         {"name": "label-classes", "description": "Organelle classes; groups list their members."},
         {"name": "collections", "description": "Curated groups of datasets, with citations."},
+        {"name": "states", "description": "Neuroglancer viewer states (CORS, ETag), and saved short links."},
+        {"name": "ingest", "description": "Staff only: ingest an allow-listed S3 prefix and follow the run."},
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.openapi_30_hook",
+        "catalog.api.schema.server_truth_hook",
     ],
 }
 

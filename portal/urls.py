@@ -27,6 +27,12 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
+# Errors under /api/ answer the API's JSON envelope; the pages keep Django's templates.
+handler400 = "catalog.api.errors.bad_request"
+handler403 = "catalog.api.errors.permission_denied"
+handler404 = "catalog.api.errors.page_not_found"
+handler500 = "catalog.api.errors.server_error"
+
 if not settings.PRODUCTION:
     # In production the web server or the S3 media bucket serves media.
     urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", media))

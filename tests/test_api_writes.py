@@ -48,10 +48,12 @@ def dataset_payload(**overrides) -> dict:
     return payload
 
 
-def error_map(response) -> dict[str, str]:
-    assert response.status_code == 400, response.content
+def error_map(response, status: int = 400) -> dict[str, str]:
+    """Field -> message of a refusal: 400 for a malformed payload, 409 for one the catalog's
+    current state refuses (unknown references, names and numbers already taken)."""
+    assert response.status_code == status, response.content
     body = response.json()
-    assert body["error"] == "bad_request"
+    assert body["error"] == {400: "bad_request", 409: "conflict"}[status]
     return {error["field"]: error["message"] for error in body["errors"]}
 
 
@@ -85,7 +87,7 @@ def test_invalid_payload_lists_every_problem_and_changes_nothing(curator, small_
     assert not models.Dataset.objects.filter(title="A new cell").exists()
 
 
-def test_unknown_references_are_400(curator, small_catalog: SmallCatalog) -> None:
+def test_unknown_references_are_409(curator, small_catalog: SmallCatalog) -> None:
     payload = dataset_payload(
         organism="Atlantean",
         tissues=["Gills"],
@@ -101,7 +103,7 @@ def test_unknown_references_are_400(curator, small_catalog: SmallCatalog) -> Non
             }
         ],
     )
-    errors = error_map(curator.post("/api/datasets/", payload, format="json"))
+    errors = error_map(curator.post("/api/datasets/", payload, format="json"), 409)
     assert "organism" in errors
     assert "tissues" in errors
     assert "unobtainium" in errors["crops.0.label_classes.0"]
@@ -110,9 +112,9 @@ def test_unknown_references_are_400(curator, small_catalog: SmallCatalog) -> Non
 
 
 def test_duplicate_slug_and_renames_are_refused(curator, small_catalog: SmallCatalog) -> None:
-    assert "slug" in error_map(curator.post("/api/datasets/", dataset_payload(slug="jrc_hela-2"), format="json"))
+    assert "slug" in error_map(curator.post("/api/datasets/", dataset_payload(slug="jrc_hela-2"), format="json"), 409)
     response = curator.put("/api/datasets/jrc_hela-2/", dataset_payload(slug="other"), format="json")
-    assert "slug" in error_map(response)
+    assert "slug" in error_map(response, 409)
     assert error_map(curator.post("/api/datasets/", [1, 2], format="json")) == {"body": "Expected a JSON object."}
 
 
@@ -153,9 +155,11 @@ def test_curator_writes_volumes(curator, small_catalog: SmallCatalog) -> None:
     assert renamed.status_code == 200, renamed.content
     assert renamed.json()["id"] == volume["id"]
     assert renamed.json()["name"] == "labels/er"
-    errors = error_map(curator.post("/api/volumes/", {**payload, "label_class": "nope", "name": "x"}, format="json"))
+    errors = error_map(
+        curator.post("/api/volumes/", {**payload, "label_class": "nope", "name": "x"}, format="json"), 409
+    )
     assert "nope" in errors["label_class"]
-    errors = error_map(curator.post("/api/volumes/", {**payload, "dataset": "nope"}, format="json"))
+    errors = error_map(curator.post("/api/volumes/", {**payload, "dataset": "nope"}, format="json"), 409)
     assert "dataset" in errors
     assert curator.delete(f"/api/volumes/{volume['id']}/").status_code == 204
     assert not models.Volume.objects.filter(pk=volume["id"]).exists()
@@ -177,8 +181,8 @@ def test_curator_writes_crops(curator, small_catalog: SmallCatalog, django_captu
     assert response.status_code == 201, response.content
     assert response.json()["translation"] == {"x": 0.0, "y": 0.0, "z": 4.0}
     assert slugs(curator.get("/api/datasets/?organelle=mito")) == ["jrc_hela-2", "jrc_mus-liver"]
-    assert "number" in error_map(curator.post("/api/crops/", payload, format="json"))
-    assert "number" in error_map(curator.put("/api/crops/77/", {**payload, "number": 78}, format="json"))
+    assert "number" in error_map(curator.post("/api/crops/", payload, format="json"), 409)
+    assert "number" in error_map(curator.put("/api/crops/77/", {**payload, "number": 78}, format="json"), 409)
     assert "labels_url" not in error_map(curator.post("/api/crops/", {**payload, "number": 0}, format="json"))
     updated = curator.put("/api/crops/77/", {**payload, "split": "test"}, format="json")
     assert updated.status_code == 200, updated.content

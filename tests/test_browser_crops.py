@@ -51,11 +51,13 @@ def test_a_crop_table_filtered_by_a_class(live_server, page, artifacts_dir) -> N
     assert page.locator("[data-crop-count]").inner_text() == "4"
 
     page.select_option("select[name=organelle]", "mito")
-    page.wait_for_function("document.querySelector('[data-crop-count]').textContent === '3'")
+    page.wait_for_function("() => document.querySelector('[data-crop-count]').textContent === '3'")
     page.select_option("select[name=present]", "true")
-    page.wait_for_function("document.querySelector('[data-crop-count]').textContent === '2'")
+    page.wait_for_function("() => document.querySelector('[data-crop-count]').textContent === '2'")
     page.select_option("select[name=ordering]", "-share")
-    page.wait_for_function("document.querySelector('#crop-results tbody tr a').getAttribute('href') === '/crops/2/'")
+    page.wait_for_function(
+        "() => document.querySelector('#crop-results tbody tr a').getAttribute('href') === '/crops/2/'"
+    )
     assert "organelle=mito" in page.url and "present=true" in page.url  # noqa: PT018
 
     assert _chip_states(page, 2) == [("present", "mito"), ("absent", "nuc")]

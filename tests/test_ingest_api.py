@@ -77,12 +77,13 @@ def test_only_allow_listed_s3_buckets(allowed_bucket: str, staff: APIClient, pre
     assert not IngestRun.objects.exists()
 
 
-def test_unknown_dataset_is_a_400(allowed_bucket: str, staff: APIClient) -> None:
+def test_unknown_dataset_is_a_409(allowed_bucket: str, staff: APIClient) -> None:
+    """A well-formed slug that names no dataset: the catalog's state refuses it (see the schema)."""
     response = staff.post(
         reverse("ingest-run-list"), {"prefix": f"s3://{allowed_bucket}/", "dataset": "nope"}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["errors"] == [{"field": "dataset", "message": "no dataset with slug 'nope'"}]
 
 

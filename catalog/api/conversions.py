@@ -98,6 +98,13 @@ class ConversionRequestSerializer(serializers.Serializer):
     voxel_size = VoxelSizeSerializer(required=False, allow_null=True, default=None, help_text="nm")
     ngff_version = serializers.ChoiceField(choices=["0.5", "0.4"], required=False, default="0.5")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Unknown keys are errors, as the schema says (``additionalProperties: false``)."""
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
 
 def _runs() -> Any:
     return ConversionRun.objects.select_related("dataset", "requested_by").prefetch_related("targets__volume")

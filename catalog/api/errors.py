@@ -5,16 +5,23 @@
 The one place where errors become responses: ``catalog.errors.CatalogError`` (raised by services,
 the state recipe and the request parsers) through ``catalog_error_response``, DRF's own
 exceptions through ``exception_handler``, and anything a plain view under ``/api/`` raises
-through ``ApiErrorMiddleware``.
+through ``ApiErrorMiddleware``. Django's own error views (``handler400`` ... ``handler500``:
+a crash, a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, a path no pattern matches) answer the
+envelope under ``/api/`` and the HTML pages elsewhere, and the middleware turns any other
+non-JSON error under ``/api/`` (Django's bare 405, a CSRF refusal) into the envelope too. No
+internal message (a database's, an exception's) reaches the client.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import resolve
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -71,17 +78,80 @@ def catalog_error_response(error: CatalogError) -> JsonResponse:
     return JsonResponse(error_body(error.status, error.detail, error.errors), status=error.status)
 
 
+GENERIC_DETAILS = {
+    400: "The request is malformed.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    500: "Server error; it has been logged.",
+}
+# Headers of an error response that still mean something in the envelope's place.
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Access-Control-Allow-Origin", "Cache-Control")
+
+
+def under_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def api_error(status_code: int, detail: str | None = None) -> JsonResponse:
+    """The envelope with no field errors; ``detail`` defaults to a generic sentence for the status."""
+    text = detail or GENERIC_DETAILS.get(status_code) or "The request failed."
+    return JsonResponse(error_body(status_code, text), status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: a malformed request, or one whose body is over the upload limit (413)."""
+    if not under_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return api_error(413, f"The body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    return api_error(400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403."""
+    return api_error(403) if under_api(request) else defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: the envelope under /api/, the site's page elsewhere."""
+    return api_error(404) if under_api(request) else defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the envelope under /api/ (the traceback goes to the log, never to the client)."""
+    return api_error(500) if under_api(request) else defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: under /api/ the envelope, elsewhere Django's page."""
+    if under_api(request):
+        return api_error(403, "CSRF check failed: send the CSRF token, or authenticate with a token.")
+    return django_csrf_failure(request, reason)
+
+
 class ApiErrorMiddleware:
-    """Plain (non-DRF) views under /api/ may raise ``CatalogError``: answer it as the envelope."""
+    """Plain (non-DRF) views under /api/ may raise ``CatalogError``: answer it as the envelope.
+    Any other error response under /api/ that is not JSON is replaced by the envelope."""
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code < 400 or not under_api(request):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        replaced = api_error(response.status_code)
+        for header in KEPT_HEADERS:
+            if header in response:
+                replaced[header] = response[header]
+        return replaced
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, CatalogError) and request.path.startswith("/api/"):
+        if isinstance(exception, CatalogError) and under_api(request):
             return catalog_error_response(exception)
         return None
 

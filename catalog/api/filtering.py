@@ -1,17 +1,23 @@
-"""Filtering for the API: the shared FilterSets, plus a refusal of query parameters nobody reads."""
+"""Filtering for the API: the shared FilterSets, plus a refusal of query parameters nobody reads.
+
+A malformed value is a 400 naming the parameter; a well-formed value that names no record
+(``?organism=no-such-organism``) is a 404 naming it: the request is fine, the record is missing.
+"""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
+import django_filters
 from django.db.models import QuerySet
-from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
+
+from catalog.errors import CatalogError, NotFoundError
 
 # Parameters where an empty value has a meaning of its own (no search).
 EMPTY_ALLOWED = frozenset({"q"})
@@ -40,6 +46,21 @@ def format_parameter(view: Any) -> set[str]:
     return {override}
 
 
+def filterset_error(filterset: django_filters.FilterSet) -> CatalogError | APIException:
+    """What an invalid filterset answers: 404 naming them when a parameter names a record that does
+    not exist (nothing can be answered about it, and rules that depend on it cannot be judged),
+    else DRF's 400 with every parameter's errors."""
+    missing: list[dict[str, str]] = []
+    for name, errors in filterset.form.errors.as_data().items():
+        if not isinstance(filterset.filters.get(name), django_filters.ModelMultipleChoiceFilter):
+            continue
+        for error in errors:
+            if error.code == "invalid_choice":
+                value = (error.params or {}).get("value", "")
+                missing.append({"field": name, "message": f"No record named {value!r}."})
+    return NotFoundError.from_problems(missing) if missing else ValidationError(filterset.errors)
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend on list endpoints; unknown parameters are a 400 naming them."""
 
@@ -60,7 +81,7 @@ class StrictFilterBackend(DjangoFilterBackend):
         reject_unknown_parameters(request, allowed)
         filterset = self.get_filterset(request, queryset, view)
         if filterset is not None and not filterset.is_valid():
-            raise utils.translate_validation(filterset.errors)
+            raise filterset_error(filterset)
         return filterset
 
 

@@ -8,6 +8,7 @@ the task broker cannot be reached (the run is then recorded as failed, with the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,6 +23,7 @@ from catalog.models import IngestRun
 from catalog.models.jobs import JOB_FIELDS
 from catalog.services.ingest import start_ingest_run
 from catalog.services.jobs import raise_if_not_enqueued
+from catalog.untrusted_json import BLANKS
 
 BROKER_DOWN = OpenApiResponse(
     ERROR_SCHEMA, description="The task broker is unreachable; the run is recorded as failed."
@@ -37,8 +39,8 @@ class IngestProgressSerializer(serializers.Serializer):
 class IngestRunSerializer(serializers.ModelSerializer):
     """A run as staff follow it: status, counts, progress and the last error."""
 
-    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     progress = IngestProgressSerializer(source="*", read_only=True)
     status_url = serializers.HyperlinkedIdentityField(view_name="ingest-run-detail")
 
@@ -68,11 +70,30 @@ class IngestRunSerializer(serializers.ModelSerializer):
 class IngestRequestSerializer(serializers.Serializer):
     """What to ingest: an allow-listed ``s3://bucket/prefix`` and optionally an existing dataset."""
 
-    prefix = serializers.CharField(max_length=1000, help_text="s3://bucket/prefix of an allow-listed bucket.")
+    prefix = serializers.CharField(
+        max_length=1000, trim_whitespace=False, help_text="s3://bucket/prefix of an allow-listed bucket."
+    )
     dataset = serializers.SlugField(
-        required=False, allow_blank=True, help_text="Existing dataset slug; empty: from the layout."
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,  # the schema's slug pattern allows no blanks
+        help_text="Existing dataset slug; empty: from the layout.",
     )
     dry_run = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Unknown keys are errors (a misspelt ``dry_run`` must not start a real run)."""
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
+    def validate_prefix(self, value: str) -> str:
+        """No blanks anywhere, as the schema's pattern says (catalog.api.schema): a pasted URL with a
+        stray space or newline is a mistake, not a key (the ``ingest`` command takes any key)."""
+        if re.search(f"[{BLANKS}]", value):
+            raise serializers.ValidationError("The URL contains a blank (space, tab or newline).")
+        return value
 
 
 class IngestRunListCreateView(generics.ListCreateAPIView):

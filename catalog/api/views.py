@@ -27,6 +27,7 @@ from catalog.api import payloads, serializers
 from catalog.api.filtering import (
     FormatIsAFilterNegotiation,
     StrictFilterBackend,
+    filterset_error,
     format_parameter,
     reject_unknown_parameters,
 )
@@ -279,7 +280,7 @@ class DatasetViewSet(WritableCatalogViewSet):
         filterset = filters.DatasetFilterSet(request.query_params, queryset=Dataset.objects.all(), request=request)
         reject_unknown_parameters(request, set(filterset.filters) | format_parameter(self))
         if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
+            raise filterset_error(filterset)
         return Response(facets.dataset_facets(filterset))
 
     def _record(self) -> tuple[Dataset, citations.CitationRecord]:

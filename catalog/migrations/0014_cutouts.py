@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("catalog", "0013_conversion_jobs"),
+        ("catalog", "0010_search_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,6 +8,8 @@ into the ``{"x": .., "y": .., "z": ..}`` objects that the manifests and the API 
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -52,6 +54,27 @@ def positive_axes_constraint(prefix: str, name: str) -> models.CheckConstraint:
         column = f"{prefix}_{axis}"
         condition &= Q(**{f"{column}__isnull": True}) | Q(**{f"{column}__gt": 0})
     return models.CheckConstraint(condition=condition, name=name)
+
+
+FLOAT_MAX = sys.float_info.max
+
+
+def finite_constraint(fields: Iterable[str], name: str) -> models.CheckConstraint:
+    """A database check that each float column (or null) is a finite number.
+
+    NaN and infinities are floats to Python and to both databases, yet nothing in the catalog
+    means them and JSON cannot carry them: one stored value would break every read of the record.
+    A range check refuses all three on both engines (PostgreSQL orders NaN above every number and
+    Infinity above the largest finite one; SQLite stores NaN as NULL)."""
+    condition = Q()
+    for field in fields:
+        condition &= Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": -FLOAT_MAX, f"{field}__lte": FLOAT_MAX})
+    return models.CheckConstraint(condition=condition, name=name)
+
+
+def axis_fields(*prefixes: str) -> list[str]:
+    """``prefix_x``, ``prefix_y``, ``prefix_z`` for each prefix."""
+    return [f"{prefix}_{axis}" for prefix in prefixes for axis in AXES]
 
 
 class Modality(models.TextChoices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from catalog.models.base import Metric
+from catalog.models.base import Metric, finite_constraint
 
 
 class BenchmarkResult(models.Model):
@@ -36,6 +36,7 @@ class BenchmarkResult(models.Model):
             models.CheckConstraint(
                 condition=Q(metric=Metric.HAUSDORFF) | Q(value__lte=1), name="benchmark_ratio_at_most_one"
             ),
+            finite_constraint(["value"], "benchmark_value_finite"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Cast
 
-from catalog.models.base import CropSplit, positive_axes_constraint
+from catalog.models.base import CropSplit, axis_fields, finite_constraint, positive_axes_constraint
 
 
 class Crop(models.Model):
@@ -59,6 +59,7 @@ class Crop(models.Model):
             models.CheckConstraint(
                 condition=Q(split=CropSplit.TEST) | ~Q(labels_url=""), name="crop_training_labels_published"
             ),
+            finite_constraint(axis_fields("voxel_size", "translation"), "crop_numbers_finite"),
         ]
 
     def __str__(self) -> str:

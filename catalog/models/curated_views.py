@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from catalog.models.base import axis_fields, finite_constraint
+
 
 class CuratedView(models.Model):
     """A curated camera position, scale and orientation over some of a dataset's volumes."""
@@ -39,6 +41,7 @@ class CuratedView(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "name"], name="view_unique_name"),
             models.CheckConstraint(condition=Q(scale__isnull=True) | Q(scale__gt=0), name="view_scale_positive"),
+            finite_constraint([*axis_fields("position"), "scale"], "view_numbers_finite"),
         ]
 
     def __str__(self) -> str:

@@ -19,9 +19,11 @@ from catalog.models.base import (
     SampleType,
     SoftwareAvailability,
     VolumeKind,
+    axis_fields,
     choices_constraint,
     count_of,
     doi_validator,
+    finite_constraint,
     positive_axes_constraint,
 )
 from catalog.models.crops import Crop
@@ -329,6 +331,16 @@ class Dataset(models.Model):
             models.CheckConstraint(
                 condition=Q(primary_energy_ev__isnull=True) | Q(primary_energy_ev__gt=0),
                 name="dataset_primary_energy_positive",
+            ),
+            finite_constraint(
+                [
+                    "bias_voltage_v",
+                    "scan_rate_mhz",
+                    "current_na",
+                    "primary_energy_ev",
+                    *axis_fields("voxel_size", "extent"),
+                ],
+                "dataset_numbers_finite",
             ),
         ]
 

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from catalog.models.base import finite_constraint
 from catalog.models.jobs import QueuedJob
 
 
@@ -99,6 +100,10 @@ class VolumeStatistics(models.Model):
             models.CheckConstraint(condition=Q(data_min__lte=F("data_max")), name="volumestatistics_data_ordered"),
             models.CheckConstraint(
                 condition=Q(contrast_start__lte=F("contrast_end")), name="volumestatistics_window_ordered"
+            ),
+            finite_constraint(
+                ["data_min", "data_max", "contrast_min", "contrast_max", "contrast_start", "contrast_end"],
+                "volumestatistics_numbers_finite",
             ),
         ]
 

@@ -13,7 +13,9 @@ from catalog.models.base import (
     VolumeFormat,
     VolumeKind,
     VolumeStatus,
+    axis_fields,
     choices_constraint,
+    finite_constraint,
     hex_colour_validator,
     positive_axes_constraint,
 )
@@ -120,6 +122,16 @@ class Volume(models.Model):
                 condition=Q(display_colour="") | Q(display_colour__regex=HEX_COLOUR_PATTERN),
                 name="volume_display_colour_hex",
             ),
+            finite_constraint(
+                [
+                    *axis_fields("scale", "translation"),
+                    "contrast_min",
+                    "contrast_max",
+                    "contrast_start",
+                    "contrast_end",
+                ],
+                "volume_numbers_finite",
+            ),
         ]
         indexes = [models.Index(fields=["dataset", "content_type"], name="volume_dataset_content_idx")]
 
@@ -195,6 +207,7 @@ class Mesh(models.Model):
             models.UniqueConstraint(fields=["volume", "url"], name="mesh_unique_url"),
             models.CheckConstraint(condition=Q(format__in=MeshFormat.values), name="mesh_format_valid"),
             models.CheckConstraint(condition=~Q(scale_x=0) & ~Q(scale_y=0) & ~Q(scale_z=0), name="mesh_scale_nonzero"),
+            finite_constraint(axis_fields("scale", "translation"), "mesh_numbers_finite"),
         ]
 
     def __str__(self) -> str:

@@ -21,11 +21,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt
 
-from catalog import freshness
+from catalog import freshness, untrusted_json
 from catalog.api.errors import catalog_error_response
 from catalog.api.throttling import over_limit
 from catalog.errors import CatalogError, ConflictError, InvalidRequestError, NotFoundError
@@ -65,6 +66,8 @@ def _preflight(methods: tuple[str, ...]) -> HttpResponse:
 def _error(error: CatalogError, methods: tuple[str, ...]) -> HttpResponse:
     response = catalog_error_response(error)
     response["Cache-Control"] = "no-store"
+    if error.status == 405:
+        response["Allow"] = ", ".join(methods)
     return _cors(response, methods)
 
 
@@ -211,12 +214,12 @@ def _parse_volume_ids(raw: Any) -> list[int]:
 def _requested_volume_ids(request: HttpRequest) -> list[int]:
     if request.method != "POST":
         return _parse_volume_ids(request.GET.get("volumes", ""))
-    try:
-        payload = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRequestError.on("body", "The body is not valid JSON.") from error
+    payload = untrusted_json.load(request.body or b"null")
     if not isinstance(payload, dict):
         raise InvalidRequestError.on("body", 'Send a JSON object: {"volumes": [1, 2, 3]}.')
+    unknown = sorted(set(payload) - {"volumes"})
+    if unknown:
+        raise InvalidRequestError.on(unknown[0], f"Unknown field {unknown[0]!r}; the body holds only volumes.")
     return _parse_volume_ids(payload.get("volumes"))
 
 
@@ -258,7 +261,8 @@ saved_state = csrf_exempt(_saved_state)
 
 
 def _state_to_save(request: HttpRequest) -> dict:
-    """The posted state, checked: size (413), rate (429), JSON object that Neuroglancer reads (400)."""
+    """The posted state, checked: size (413), rate (429), a JSON object the catalog can store (finite
+    numbers, storable text, bounded nesting) and that Neuroglancer reads (400)."""
     limit = settings.NEUROGLANCER_SAVED_STATE_MAX_BYTES
     try:
         declared = int(request.headers.get("Content-Length") or 0)
@@ -269,10 +273,7 @@ def _state_to_save(request: HttpRequest) -> dict:
         raise CatalogError(f"The state is {size} bytes; the limit is {limit} bytes.", status=413)
     if over_limit(scope="neuroglancer-save", request=request, rate=settings.NEUROGLANCER_SAVE_RATE):
         raise CatalogError("Too many saved states from this address; try again later.", status=429)
-    try:
-        state = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRequestError.on("body", f"The body is not valid JSON: {error}") from error
+    state = untrusted_json.load(request.body)
     if not isinstance(state, dict) or not state:
         raise InvalidRequestError.on("body", "The body must be a non-empty JSON object (a Neuroglancer state).")
     try:
@@ -296,12 +297,15 @@ def save(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _error(CatalogError("POST a Neuroglancer state as JSON to save it.", status=405), SAVE_METHODS)
     try:
+        answer = request.GET.get("response")
+        if answer not in (None, "url"):
+            raise InvalidRequestError.on("response", "response: the only value is `url` (answer with the bare URL).")
         state = _state_to_save(request)
     except CatalogError as error:
         return _error(error, SAVE_METHODS)
     saved = save_state(state=state)
     state_url = request.build_absolute_uri(reverse("state-saved", args=[saved.key]))
-    if request.GET.get("response") == "url":
+    if answer == "url":
         response = JsonResponse(state_url, safe=False, status=201)
     else:
         response = JsonResponse(
@@ -329,9 +333,9 @@ def viewer_page(request: HttpRequest) -> HttpResponse:
         "<h1>The self-hosted Neuroglancer viewer is not built</h1>"
         "<p>Run <code>make viewer</code> (needs Node.js) to build it. Until then the portal opens "
         "states in the public viewer at <a id='public-viewer' href='{}'>{}</a>.</p>"
-        "<script>if (location.hash) location.replace(document.getElementById('public-viewer').href + location.hash);"
-        "</script></body></html>",
+        "<script src='{}'></script></body></html>",
         public,
         public,
+        static("js/viewer-fallback.js"),
     )
     return HttpResponse(page)

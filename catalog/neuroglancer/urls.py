@@ -1,7 +1,7 @@
 """URLs of the Neuroglancer endpoints: the states (mounted at /api/states/) and the viewer page
 (mounted at /neuroglancer/)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from catalog.neuroglancer import endpoints
 
@@ -12,7 +12,8 @@ state_urlpatterns = [
     path("views/<int:pk>/", endpoints.curated_view_state, name="state-view"),
     path("custom/", endpoints.custom_state, name="state-custom"),
     path("saved/", endpoints.save, name="state-save"),
-    path("saved/<str:key>/", endpoints.saved_state, name="state-saved"),
+    # Keys are secrets.token_urlsafe: anything else is no key (a JSON 404), never a database query.
+    re_path(r"^saved/(?P<key>[A-Za-z0-9_-]{1,32})/$", endpoints.saved_state, name="state-saved"),
 ]
 
 viewer_urlpatterns = [path("", endpoints.viewer_page, name="neuroglancer-viewer")]

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validat
 
 
 class AttributeModel(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    """Geometry (scales, offsets, resolutions) must be finite numbers: NaN or infinity is a broken document."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 # --- OME-NGFF / OME-Zarr -------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import webcolors
 from pydantic import (
@@ -19,9 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
     field_validator,
     model_validator,
 )
@@ -41,6 +39,7 @@ from catalog.models.base import (
     VolumeKind,
 )
 from catalog.models.crops import ContentSource
+from catalog.untrusted_json import BLANKS, CONTROLS, text_problem
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
 
@@ -53,7 +52,7 @@ def normalise_doi(value: str) -> str:
             text = text[len(prefix) :]
             break
     text = text.lower()
-    if not DOI_RE.match(text):
+    if not DOI_RE.match(text) or not re.fullmatch(DOI_BODY, text):
         raise ValueError(f"{value!r} is not a DOI (expected 10.<registrant>/<suffix>)")
     return text
 
@@ -96,9 +95,102 @@ def normalise_orcid(value: str) -> str:
     return text
 
 
-Doi = Annotated[str, AfterValidator(normalise_doi)]
-Orcid = Annotated[str, AfterValidator(normalise_orcid)]
-Colour = Annotated[str, AfterValidator(normalise_colour)]
+def _any_case(text: str) -> str:
+    """A regex matching ``text`` in any letter case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+_URL_TAIL = f"[^{BLANKS}{CONTROLS}]*"
+_HOST = f"[^/?#{BLANKS}{CONTROLS}]+"
+
+
+def url_regex(*schemes: str, relative: bool = False) -> str:
+    """The URLs a field takes: ``scheme://host...`` for each scheme (``doi:...`` for doi), and with
+    ``relative`` a name with no scheme and no host (``50-images.tif``). No blank or control
+    character anywhere, so what a browser would read is what was checked."""
+    options = [
+        f"{_any_case('doi')}:{_URL_TAIL}" if name == "doi" else f"{_any_case(name)}://{_HOST}{_URL_TAIL}"
+        for name in schemes
+    ]
+    if relative:
+        options.append(f"/?[^/:{BLANKS}{CONTROLS}][^:{BLANKS}{CONTROLS}]*|/")
+    return "(?:" + "|".join(options) + ")"
+
+
+def json_pattern(regex: str, *, blank: bool = True) -> dict[str, str]:
+    """The JSON Schema ``pattern`` of a field checked with ``regex`` after whitespace is stripped
+    (``str_strip_whitespace``): the value with optional blanks around it, or (``blank``) nothing."""
+    optional = "?" if blank else ""
+    return {"pattern": f"^[{BLANKS}]*(?:{regex}){optional}[{BLANKS}]*$"}
+
+
+def url_type(*schemes: str, relative: bool = False, blank: bool = True) -> object:
+    """A string type that is blank or a URL with one of ``schemes``: the pages put these values in
+    ``href`` and ``src``, where ``javascript:`` or ``data:`` would run in a reader's browser. The
+    same regex validates and documents it (the OpenAPI schema's ``pattern``)."""
+    regex = url_regex(*schemes, relative=relative)
+    allowed = " or ".join(f"{name}:" if name == "doi" else f"{name}://" for name in schemes)
+
+    def check(value: str) -> str:
+        if (value or not blank) and not re.fullmatch(regex, value):
+            raise ValueError(f"{value[:80]!r} is not a URL starting with {allowed}")
+        return value
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra=json_pattern(regex, blank=blank))]
+
+
+WebUrl = url_type("http", "https")
+"""A page or an image on the web."""
+LinkUrl = url_type("http", "https", "doi")
+"""A web page or a DOI (``doi:10.1234/abc``)."""
+DataUrl = url_type("s3", "http", "https")
+"""Data in a bucket or on a web server."""
+RequiredDataUrl = url_type("s3", "http", "https", blank=False)
+"""A ``DataUrl`` that must be given."""
+VolumeUrl = url_type("s3", "http", "https", relative=True)
+"""Where a volume's data is: a bucket or web URL, or the file name within a published archive."""
+DOI_BODY = r"10\.[0-9]{4,9}/[!-~]+"
+"""A DOI as the API takes it: the DOI syntax with a suffix of printable ASCII (no blank, no control)."""
+DOI_REGEX = "(?:" + "|".join(_any_case(prefix) for prefix in DOI_PREFIXES) + f")?{DOI_BODY}"
+Doi = Annotated[str, AfterValidator(normalise_doi), Field(json_schema_extra=json_pattern(DOI_REGEX, blank=False))]
+ORCID_REGEX = (
+    "(?:"
+    + "|".join(_any_case(prefix) for prefix in ORCID_PREFIXES)
+    + ")?(?:[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9Xx])?"
+)
+Orcid = Annotated[
+    str,
+    AfterValidator(normalise_orcid),
+    Field(json_schema_extra={**json_pattern(ORCID_REGEX), "description": "ORCID iD; its check digit must be right."}),
+]
+SOURCE_REGEX = f"(?:{DOI_BODY}|{url_regex('http', 'https', 'doi')})"
+
+
+def _doi_or_web_url(value: str) -> str:
+    """A benchmark's source: a DOI as written (``10.1234/abc``) or a web URL."""
+    if value and not re.fullmatch(SOURCE_REGEX, value):
+        raise ValueError(f"{value[:80]!r} is neither a DOI (10.<registrant>/<suffix>) nor an http(s) or doi: URL")
+    return value
+
+
+COLOUR_REGEX = (
+    "(?:#(?:[0-9A-Fa-f]{3}){1,2}|"
+    + "|".join(" *".join(_any_case(letter) for letter in name) for name in sorted(webcolors.names("css3")))
+    + ")"
+)
+"""What normalise_colour takes: #rgb or #rrggbb, or a CSS colour name in any case with any spaces."""
+
+
+Colour = Annotated[str, AfterValidator(normalise_colour), Field(json_schema_extra=json_pattern(COLOUR_REGEX))]
+# Integers as the database columns hold them (PostgreSQL's smallint, integer, bigint): a bigger
+# number is a 400 naming the field, not a database error.
+Int16 = Annotated[int, Field(ge=1, le=2**15 - 1)]
+Int32 = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Count32 = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Count64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
+SegmentId = Annotated[int, Field(ge=0, le=2**64 - 1)]
+"""Neuroglancer segment ids are uint64."""
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ClassName = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=100)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=100)]
@@ -111,10 +203,52 @@ def _blank_to_none(value: object) -> object:
 OptionalDate = Annotated[datetime.date | None, BeforeValidator(_blank_to_none)]
 
 
-class Strict(BaseModel):
-    """Base for every manifest model: unknown keys are errors, not silently dropped."""
+def _stripped_patterns(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what ``str_strip_whitespace`` does: a pattern is checked after blanks
+    around the value are removed, so the value may carry them (``^X$`` -> ``^ *(?:X) *$``)."""
+    stack: list[Any] = [schema]
+    blanks = f"[{BLANKS}]*"
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            pattern = node.get("pattern")
+            anchored = isinstance(pattern, str) and pattern.startswith("^") and pattern.endswith("$")
+            if anchored and not pattern.startswith(f"^{blanks}"):
+                node["pattern"] = f"^{blanks}(?:{pattern[1:-1]}){blanks}$"
+            stack.extend(value for key, value in node.items() if key != "pattern")
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class Strict(BaseModel):
+    """Base for every manifest model: unknown keys are errors, not silently dropped, and every
+    number is finite (NaN and infinities mean nothing here and JSON cannot carry them)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        allow_inf_nan=False,
+        json_schema_extra=lambda schema, model: _stripped_patterns(schema),
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        """No NUL characters or lone surrogates: the database cannot store them as text."""
+        for text in _strings(value):
+            problem = text_problem(text)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+def _strings(value: object) -> list[str]:
+    """The strings a field holds directly (nested models check their own fields)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 class Issue(Strict):
@@ -136,12 +270,15 @@ class PositiveVector(Strict):
     z: PositiveFloat
 
 
+NonZeroFloat = Annotated[float, Field(json_schema_extra={"not": {"enum": [0]}})]
+
+
 class ScaleVector(Strict):
     """Per-axis voxel size in nm; negative flips the axis, zero is never valid."""
 
-    x: float
-    y: float
-    z: float
+    x: NonZeroFloat
+    y: NonZeroFloat
+    z: NonZeroFloat
 
     @field_validator("x", "y", "z")
     @classmethod
@@ -152,16 +289,26 @@ class ScaleVector(Strict):
 
 
 class ShapeVector(Strict):
-    x: PositiveInt
-    y: PositiveInt
-    z: PositiveInt
+    """A volume's shape in voxels (bigint columns)."""
+
+    x: Int64
+    y: Int64
+    z: Int64
+
+
+class CropShapeVector(Strict):
+    """A crop's shape in voxels (integer columns)."""
+
+    x: Int32
+    y: Int32
+    z: Int32
 
 
 class OrganismManifest(Strict):
     name: Name
     slug: Slug
     common_name: str = ""
-    ncbi_taxonomy_id: PositiveInt | None = None
+    ncbi_taxonomy_id: Int32 | None = None
 
 
 class TissueManifest(Strict):
@@ -177,7 +324,7 @@ class VocabularyManifest(Strict):
 
 class LabelClassManifest(Strict):
     name: ClassName
-    label_id: PositiveInt | None = None
+    label_id: Int16 | None = None
     long_name: str = ""
     description: str = ""
     colour: Colour = ""
@@ -224,7 +371,7 @@ class ChannelManifest(Strict):
 
 
 class SegmentLabelManifest(Strict):
-    value: NonNegativeInt
+    value: Count32
     name: Name
     colour: Colour = ""
     label_class: ClassName | None = None
@@ -233,17 +380,17 @@ class SegmentLabelManifest(Strict):
 class MeshManifest(Strict):
     name: Name
     description: str = ""
-    url: Annotated[str, Field(min_length=1, max_length=1000)]
+    url: Annotated[RequiredDataUrl, Field(max_length=1000)]
     format: MeshFormat
     scale_nm: ScaleVector = ScaleVector(x=1.0, y=1.0, z=1.0)
     translation_nm: AxisVector = AxisVector(x=0.0, y=0.0, z=0.0)
-    segment_ids: list[int] = []
+    segment_ids: list[SegmentId] = []
 
 
 class VolumeManifest(Strict):
     name: Name
     description: str = ""
-    url: Annotated[str, Field(max_length=1000)] = ""
+    url: Annotated[VolumeUrl, Field(max_length=1000)] = ""
     format: VolumeFormat | None = None
     kind: VolumeKind
     content_type: ContentType
@@ -254,7 +401,7 @@ class VolumeManifest(Strict):
     channels: list[ChannelManifest] = []
     scale_nm: ScaleVector | None = None
     translation_nm: AxisVector | None = None
-    scale_levels: PositiveInt | None = None
+    scale_levels: Int16 | None = None
     display: DisplaySettings | None = None
     provenance: str = ""
     segment_labels: list[SegmentLabelManifest] = []
@@ -276,11 +423,11 @@ class CropContentManifest(Strict):
 
     label_class: ClassName
     source: ContentSource
-    total_voxels: PositiveInt | None = None
-    present_voxels: NonNegativeInt | None = None
-    absent_voxels: NonNegativeInt | None = None
-    unknown_voxels: NonNegativeInt | None = None
-    object_count: NonNegativeInt | None = None
+    total_voxels: Int64 | None = None
+    present_voxels: Count64 | None = None
+    absent_voxels: Count64 | None = None
+    unknown_voxels: Count64 | None = None
+    object_count: Count64 | None = None
     note: Annotated[str, Field(max_length=500)] = ""
 
     @model_validator(mode="after")
@@ -298,14 +445,14 @@ class CropContentManifest(Strict):
 
 
 class CropManifest(Strict):
-    number: PositiveInt
+    number: Int32
     split: CropSplit
     voxel_size_nm: PositiveVector
     translation_nm: AxisVector
-    shape: ShapeVector
+    shape: CropShapeVector
     label_classes: list[ClassName] = []
-    labels_url: Annotated[str, Field(max_length=1000)] = ""
-    published_state_url: str = ""
+    labels_url: Annotated[DataUrl, Field(max_length=1000)] = ""
+    published_state_url: DataUrl = ""
     contents: list[CropContentManifest] | None = None
     """None leaves the stored contents as they are (ingest found them); a list is exactly them."""
 
@@ -362,7 +509,7 @@ class PublicationManifest(Strict):
     authors: str = ""
     year: Annotated[int, Field(ge=1900, le=2100)] | None = None
     doi: Doi | None = None
-    url: str = ""
+    url: LinkUrl = ""
 
 
 class BenchmarkManifest(Strict):
@@ -370,7 +517,7 @@ class BenchmarkManifest(Strict):
     metric: Metric
     label_class: ClassName | None = None
     value: Annotated[float, Field(ge=0)]
-    source: str = ""
+    source: Annotated[str, AfterValidator(_doi_or_web_url), Field(json_schema_extra=json_pattern(SOURCE_REGEX))] = ""
 
     @model_validator(mode="after")
     def _ratio_metrics_at_most_one(self) -> BenchmarkManifest:
@@ -395,7 +542,7 @@ class ImagingManifest(Strict):
     acquisition_id: str = ""
     institution: str = ""
     start_date: OptionalDate = None
-    duration_days: NonNegativeInt | None = None
+    duration_days: Count32 | None = None
     bias_voltage_v: float | None = None
     scan_rate_mhz: PositiveFloat | None = None
     current_na: PositiveFloat | None = None
@@ -416,19 +563,19 @@ class DatasetManifest(Strict):
     creators: list[CreatorManifest] = []
     acknowledgements: str = ""
     licence: str = ""
-    licence_url: str = ""
+    licence_url: WebUrl = ""
     contact: str = ""
-    thumbnail_url: str = ""
+    thumbnail_url: WebUrl = ""
     release_date: OptionalDate = None
     version: str = ""
     tags: list[str] = []
     software_availability: SoftwareAvailability | None = None
-    download_url: str = ""
+    download_url: DataUrl = ""
     data_formats: list[str] = []
     data_size: str = ""
     atlas: str = ""
     metrics: list[Metric] = []
-    published_state_url: str = ""
+    published_state_url: DataUrl = ""
     provenance: str = ""
     known_issues: list[Issue] = []
     dois: list[DoiManifest] = []
@@ -451,9 +598,9 @@ class DatasetManifest(Strict):
 
 class DownloadManifest(Strict):
     name: Name
-    url: Annotated[str, Field(min_length=1)]
+    url: RequiredDataUrl
     all_resolutions: bool = False
-    raw_padding: NonNegativeInt = 0
+    raw_padding: Count32 = 0
 
 
 class CollectionManifest(Strict):
@@ -462,8 +609,8 @@ class CollectionManifest(Strict):
     summary: str = ""
     description: str = ""
     doi: Doi | None = None
-    url: str = ""
-    thumbnail_url: str = ""
+    url: WebUrl = ""
+    thumbnail_url: WebUrl = ""
     tags: list[str] = []
     authors: list[str] = []
     release_date: OptionalDate = None

@@ -41,7 +41,7 @@ from catalog.conversion.errors import ConversionError
 from catalog.conversion.labels import hex_to_rgb
 from catalog.conversion.readers import SourceVolume
 from catalog.discovery import discover
-from catalog.errors import CatalogError, InvalidRequestError
+from catalog.errors import CatalogError, ConflictError, InvalidRequestError
 from catalog.models import (
     ConversionPart,
     ConversionRun,
@@ -118,9 +118,9 @@ def create_conversion_run(
         raise CatalogError("CONVERSION_OUTPUT_BUCKET is not configured: there is nowhere to publish", status=503)
     dataset = Dataset.objects.filter(slug=dataset_slug).first()
     if dataset is None:
-        raise InvalidRequestError.on("dataset", f"no dataset with slug {dataset_slug!r}")
+        raise ConflictError.on("dataset", f"no dataset with slug {dataset_slug!r}")
     if volume_name and not dataset.volumes.filter(name=volume_name).exists():
-        raise InvalidRequestError.on("volume", f"dataset {dataset_slug!r} has no volume {volume_name!r}")
+        raise ConflictError.on("volume", f"dataset {dataset_slug!r} has no volume {volume_name!r}")
     if kind not in ("", VolumeKind.IMAGE, VolumeKind.SEGMENTATION):
         raise InvalidRequestError.on("kind", f"kind must be image or segmentation, not {kind!r}")
     if ngff_version not in ("0.4", "0.5"):

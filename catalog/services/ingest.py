@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.discovery import VolumeDescription, dataset_from_layout, discover
-from catalog.errors import InvalidRequestError
+from catalog.errors import ConflictError, InvalidRequestError
 from catalog.label_counts import ContentCounts, count_contents
 from catalog.models import Crop, CropContent, Dataset, IngestRun, LabelClass, Mesh, Volume, VolumeStatistics
 from catalog.models.base import AXES, ContentType, CropSplit, VolumeKind, VolumeStatus
@@ -109,7 +109,7 @@ def _dataset_by_slug(slug: str | None) -> Dataset | None:
         return None
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None:
-        raise InvalidRequestError.on("dataset", f"no dataset with slug {slug!r}")
+        raise ConflictError.on("dataset", f"no dataset with slug {slug!r}")
     return dataset
 
 

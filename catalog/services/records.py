@@ -3,19 +3,23 @@
 Payloads are validated by the manifest models (catalog.schemas.manifest), the same ones that
 check the catalog files, and written by the loader's save functions, so a record means the
 same thing whichever way it arrives. References (organism, tissues, label classes, crop
-numbers) are checked first: a bad payload raises ``InvalidRequestError`` (400) listing every
-problem and changes nothing. Search texts and caches follow on commit (``catalog.freshness``).
+numbers) are checked next. A malformed payload raises ``InvalidRequestError`` (400) listing
+every problem; a well-formed one that the catalog's current state refuses (a reference to a
+record that does not exist, a slug, name or crop number already taken or not the record's
+own, a row the database refuses) raises ``ConflictError`` (409). Either changes nothing. Search texts and caches
+follow on commit (``catalog.freshness``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import pydantic
 from django.db import IntegrityError, transaction
 
-from catalog.errors import InvalidRequestError
+from catalog.errors import ConflictError, InvalidRequestError
 from catalog.models import Crop, Dataset, LabelClass, Organism, Tissue, Volume
 from catalog.schemas.manifest import CropManifest, DatasetManifest, Slug, VolumeManifest
 from catalog.services.loading import save_crop, save_dataset, save_volume
@@ -115,8 +119,27 @@ def _dataset_errors(manifest: DatasetManifest, existing: Dataset | None) -> list
     return errors
 
 
-def _integrity(error: IntegrityError) -> InvalidRequestError:
-    return InvalidRequestError.from_problems([{"field": BODY, "message": f"The database refused the record: {error}"}])
+def _integrity(error: IntegrityError) -> ConflictError:
+    """A row the database refuses (a unique URL taken by another record, say): named by its
+    constraint, never with the database's own message."""
+    constraint = _constraint_name(str(error))
+    where = f" ({constraint})" if constraint else ""
+    return ConflictError.from_problems(
+        [{"field": BODY, "message": f"The record conflicts with one in the catalog{where}."}]
+    )
+
+
+def _constraint_name(message: str) -> str:
+    """The constraint an IntegrityError names: PostgreSQL quotes it, SQLite lists table.columns."""
+    for pattern in (
+        r'constraint "([A-Za-z0-9_]+)"',
+        r"UNIQUE constraint failed: ([A-Za-z0-9_.,\s]+)",
+        r"CHECK constraint failed: ([A-Za-z0-9_]+)",
+    ):
+        match = re.search(pattern, message)
+        if match:
+            return match.group(1).strip()
+    return ""
 
 
 @transaction.atomic
@@ -124,7 +147,7 @@ def create_dataset(*, payload: Any) -> Dataset:
     """A new dataset (and the volumes, crops and views its manifest lists)."""
     manifest: DatasetManifest = _validate(DatasetManifest, payload)
     if Dataset.objects.filter(slug=manifest.slug).exists():
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "slug", "message": f"A dataset {manifest.slug!r} exists; PUT to update it."}]
         )
     return _save_dataset(manifest, None)
@@ -136,7 +159,7 @@ def update_dataset(*, dataset: Dataset, payload: Any) -> Dataset:
     created or updated, and those it does not list are kept."""
     manifest: DatasetManifest = _validate(DatasetManifest, payload)
     if manifest.slug != dataset.slug:
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "slug", "message": f"Must be {dataset.slug!r}; slugs do not change."}]
         )
     return _save_dataset(manifest, dataset)
@@ -145,7 +168,7 @@ def update_dataset(*, dataset: Dataset, payload: Any) -> Dataset:
 def _save_dataset(manifest: DatasetManifest, existing: Dataset | None) -> Dataset:
     errors = _dataset_errors(manifest, existing)
     if errors:
-        raise InvalidRequestError.from_problems(errors)
+        raise ConflictError.from_problems(errors)
     try:
         with transaction.atomic():
             dataset = save_dataset(manifest=manifest)
@@ -163,7 +186,7 @@ def delete_dataset(*, dataset: Dataset) -> None:
 def _payload_dataset(slug: str, field: str = "dataset") -> Dataset:
     dataset = Dataset.objects.filter(slug=slug).first()
     if dataset is None:
-        raise InvalidRequestError.from_problems([{"field": field, "message": f"Unknown dataset {slug!r}."}])
+        raise ConflictError.from_problems([{"field": field, "message": f"Unknown dataset {slug!r}."}])
     return dataset
 
 
@@ -173,7 +196,7 @@ def create_volume(*, payload: Any) -> Volume:
     manifest: VolumePayload = _validate(VolumePayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if dataset.volumes.filter(name=manifest.name).exists():
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}]
         )
     return _save_volume(dataset, manifest)
@@ -185,7 +208,7 @@ def update_volume(*, volume: Volume, payload: Any) -> Volume:
     manifest: VolumePayload = _validate(VolumePayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if dataset.volumes.filter(name=manifest.name).exclude(pk=volume.pk).exists():
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "name", "message": f"{dataset.slug} already has a volume {manifest.name!r}."}]
         )
     if (volume.dataset_id, volume.name) != (dataset.pk, manifest.name):
@@ -199,7 +222,7 @@ def update_volume(*, volume: Volume, payload: Any) -> Volume:
 def _save_volume(dataset: Dataset, payload: VolumePayload) -> Volume:
     errors = _class_errors(_volume_class_references(payload, ""))
     if errors:
-        raise InvalidRequestError.from_problems(errors)
+        raise ConflictError.from_problems(errors)
     manifest = VolumeManifest.model_validate(payload.model_dump(exclude={"dataset"}))
     try:
         with transaction.atomic():
@@ -220,7 +243,7 @@ def create_crop(*, payload: Any) -> Crop:
     manifest: CropPayload = _validate(CropPayload, payload)
     dataset = _payload_dataset(manifest.dataset)
     if Crop.objects.filter(number=manifest.number).exists():
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "number", "message": f"Crop {manifest.number} exists; PUT to update it."}]
         )
     return _save_crop(dataset, manifest)
@@ -231,7 +254,7 @@ def update_crop(*, crop: Crop, payload: Any) -> Crop:
     """Replace a crop from a full manifest; its number cannot change."""
     manifest: CropPayload = _validate(CropPayload, payload)
     if manifest.number != crop.number:
-        raise InvalidRequestError.from_problems(
+        raise ConflictError.from_problems(
             [{"field": "number", "message": f"Must be {crop.number}; crop numbers do not change."}]
         )
     dataset = _payload_dataset(manifest.dataset)
@@ -241,7 +264,7 @@ def update_crop(*, crop: Crop, payload: Any) -> Crop:
 def _save_crop(dataset: Dataset, payload: CropPayload) -> Crop:
     errors = _class_errors(_crop_class_references(payload, ""))
     if errors:
-        raise InvalidRequestError.from_problems(errors)
+        raise ConflictError.from_problems(errors)
     manifest = CropManifest.model_validate(payload.model_dump(exclude={"dataset"}))
     try:
         with transaction.atomic():
