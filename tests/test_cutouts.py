@@ -216,21 +216,28 @@ def test_a_box_of_a_dataset_cuts_the_em(results: str, django_capture_on_commit_c
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "words"),
+    ("body", "status", "field", "words"),
     [
-        ({"crop": 7, "classes": ["golgi"]}, "classes", "it has: all, er, mito, nuc, ves"),
-        ({"crop": 999}, "crop", "no crop 999"),
-        ({}, "crop", "Give a crop"),
-        ({"crop": 7, "em_level": "9"}, "em_level", "its levels are: 0, 1, 2"),
-        ({"dataset": "ds_one", "lower_nm": {"z": 0, "y": 0, "x": 0}}, "upper_nm", "z, y and x"),
+        # What the catalog does not hold is a conflict with its state (409), as on every write.
+        ({"crop": 7, "classes": ["golgi"]}, 409, "classes", "it has: all, er, mito, nuc, ves"),
+        ({"crop": 999}, 409, "crop", "no crop 999"),
+        ({"crop": 7, "em_level": "9"}, 409, "em_level", "its levels are: 0, 1, 2"),
+        # A request that cannot mean anything is a 400.
+        ({}, 400, "crop", "Give a crop"),
+        ({"dataset": "ds_one", "lower_nm": {"z": 0, "y": 0, "x": 0}}, 400, "upper_nm", "z, y and x"),
     ],
 )
-def test_bad_requests_are_400s_naming_the_field(
-    results: str, django_capture_on_commit_callbacks: Any, body: dict[str, Any], field: str, words: str
+def test_bad_requests_name_the_field(
+    results: str,
+    django_capture_on_commit_callbacks: Any,
+    body: dict[str, Any],
+    status: int,
+    field: str,
+    words: str,
 ) -> None:
     response = post(APIClient(), django_capture_on_commit_callbacks, body)
 
-    assert response.status_code == 400
+    assert response.status_code == status
     error = response.json()["errors"][0]
     assert (error["field"], words in error["message"]) == (field, True), error
     assert not CutoutRun.objects.exists()

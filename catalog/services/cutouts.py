@@ -34,7 +34,7 @@ from zarr.storage import LocalStore
 from catalog import downloads
 from catalog.conversion import writer
 from catalog.conversion.store import S3Store
-from catalog.errors import CatalogError, InvalidRequestError
+from catalog.errors import CatalogError, ConflictError, InvalidRequestError
 from catalog.models import Crop, CutoutRun, Dataset, Volume
 from catalog.models.base import AXES, ContentType, VolumeFormat
 from catalog.models.jobs import JobStatus
@@ -81,12 +81,12 @@ def _array_entry(
 
 def _check_source(volume: Volume, field: str) -> None:
     if volume.format not in ZARR_FORMATS:
-        raise InvalidRequestError.on(field, f"{volume.url} is {volume.get_format_display()}: only Zarr can be cut.")
+        raise ConflictError.on(field, f"{volume.url} is {volume.get_format_display()}: only Zarr can be cut.")
     if (volume.axes or "zyx") != "zyx":
-        raise InvalidRequestError.on(field, f"{volume.url} has axes {volume.axes!r}: only z, y, x volumes are cut.")
+        raise ConflictError.on(field, f"{volume.url} has axes {volume.axes!r}: only z, y, x volumes are cut.")
     bucket = parse_s3_url(volume.url).bucket if volume.url.startswith("s3://") else ""
     if bucket not in settings.INGEST_ALLOWED_BUCKETS:
-        raise InvalidRequestError.on(field, f"{volume.url} is not in an allow-listed bucket (INGEST_ALLOWED_BUCKETS).")
+        raise ConflictError.on(field, f"{volume.url} is not in an allow-listed bucket (INGEST_ALLOWED_BUCKETS).")
 
 
 def _pick_level(volume: Volume, em_level: str | None, default: dict[str, Any] | None) -> dict[str, Any]:
@@ -96,11 +96,11 @@ def _pick_level(volume: Volume, em_level: str | None, default: dict[str, Any] | 
             if level["path"] == em_level:
                 return level
         names = ", ".join(level["path"] for level in levels) or "none"
-        raise InvalidRequestError.on("em_level", f"The EM has no level {em_level!r}; its levels are: {names}.")
+        raise ConflictError.on("em_level", f"The EM has no level {em_level!r}; its levels are: {names}.")
     if default is not None:
         return default
     if not levels:
-        raise InvalidRequestError.on("em_level", f"The levels of {volume.url} have not been ingested.")
+        raise ConflictError.on("em_level", f"The levels of {volume.url} have not been ingested.")
     return levels[0]
 
 
@@ -135,12 +135,12 @@ def plan_cutout(
     if crop_number is not None:
         crop = Crop.objects.select_related("dataset").filter(number=crop_number).first()
         if crop is None:
-            raise InvalidRequestError.on("crop", f"There is no crop {crop_number}.")
+            raise ConflictError.on("crop", f"There is no crop {crop_number}.")
         dataset = crop.dataset
         plan = downloads.plan_crop(crop, padding_nm)
         em = plan.em
         if em is None:
-            raise InvalidRequestError.on("crop", f"The catalog knows no EM volume under crop {crop_number}.")
+            raise ConflictError.on("crop", f"The catalog knows no EM volume under crop {crop_number}.")
         lower, upper = downloads.crop_box_nm(crop, padding_nm)
         level = _pick_level(em, em_level, plan.em_region.level if plan.em_region else None)
         by_class = {
@@ -151,13 +151,13 @@ def plan_cutout(
         unknown = [name for name in wanted if name not in by_class]
         if unknown:
             available = ", ".join(sorted(by_class)) or "none (its labels are not ingested)"
-            raise InvalidRequestError.on("classes", f"Crop {crop_number} has no labels {unknown}; it has: {available}.")
+            raise ConflictError.on("classes", f"Crop {crop_number} has no labels {unknown}; it has: {available}.")
         for name in sorted(set(wanted)):
             volume = by_class[name]
             _check_source(volume, "classes")
             finest = (volume.levels or [{}])[0]
             if not finest.get("voxel_size_nm") or not finest.get("translation_nm"):
-                raise InvalidRequestError.on("classes", f"The levels of {volume.url} have not been ingested.")
+                raise ConflictError.on("classes", f"The levels of {volume.url} have not been ingested.")
             url = f"{volume.url.rstrip('/')}/{finest['path']}" if finest["path"] else volume.url
             shape = list(finest["shape"])
             labels.append(
@@ -170,7 +170,7 @@ def plan_cutout(
             raise InvalidRequestError.on("crop", "Give a crop, or a dataset and a box (lower_nm, upper_nm).")
         dataset = Dataset.objects.filter(slug=dataset_slug).first()
         if dataset is None:
-            raise InvalidRequestError.on("dataset", f"There is no dataset {dataset_slug!r}.")
+            raise ConflictError.on("dataset", f"There is no dataset {dataset_slug!r}.")
         if classes:
             raise InvalidRequestError.on("classes", "Label classes come from a crop: give the crop, not a box.")
         lower, upper = _box(lower_nm, "lower_nm"), _box(upper_nm, "upper_nm")
@@ -186,12 +186,12 @@ def plan_cutout(
             .first()
         )
         if em is None:
-            raise InvalidRequestError.on("dataset", f"Dataset {dataset_slug!r} has no ingested EM volume.")
+            raise ConflictError.on("dataset", f"Dataset {dataset_slug!r} has no ingested EM volume.")
         level = _pick_level(em, em_level, None)
     _check_source(em, "em_level")
     found = downloads.region(em, level, lower, upper)
     if found.voxels == 0:
-        raise InvalidRequestError.on("upper_nm", "The box does not overlap the EM volume.")
+        raise ConflictError.on("upper_nm", "The box does not overlap the EM volume.")
     em_entry = _array_entry(
         name="em", url=found.url, level=level, start=found.start, stop=found.stop, dtype=em.dtype, label=False
     )
