@@ -10,7 +10,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from catalog import freshness
+        from catalog import freshness, tasks  # noqa: F401 (importing tasks registers them by name)
 
         freshness.connect()
         post_migrate.connect(freshness.ensure_derived_current, sender=self, dispatch_uid="catalog-derived-current")

@@ -7,9 +7,9 @@ RequestTimeout, 503s and lost connections. Validation problems never raise (they
 on the volumes); any other error fails the run at once. The service records the run's status
 and error, so they are right on a worker and in eager mode alike. The conversion tasks (a run,
 its parts, a volume's finish) follow the same rules; each part is its own task so that parts
-fan out over the workers; a cut-out is one task. Services import this module
-to enqueue; the tasks import their service inside the body, so the two never import each other
-at load time.
+fan out over the workers; a cut-out is one task. Services never import this module: they
+send tasks by name (``catalog.services.jobs.task_named``; the app's ``ready()`` imports this
+module, which registers them), and the tasks import their service, so imports point one way.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from celery import Task, current_app, shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from catalog.s3 import S3TransientError
@@ -25,12 +25,6 @@ from catalog.s3 import S3TransientError
 INGEST_MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 15 * 60
-
-
-def task_named(name: str) -> Task:
-    """The task registered as ``name``: job models name theirs (``QueuedJob.TASK_NAME``), and
-    importing this module is what registers them."""
-    return current_app.tasks[name]
 
 
 def retry_delay(retries: int) -> float:

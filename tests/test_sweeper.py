@@ -23,7 +23,8 @@ from rest_framework.test import APIClient
 from catalog.models import ConversionPart, ConversionRun, ConversionTarget, IngestRun
 from catalog.services import jobs
 from catalog.services.conversion import _complete_part, _maybe_finish
-from catalog.tasks import conversion_run_task, ingest_run_task, task_named
+from catalog.services.jobs import task_named
+from catalog.tasks import conversion_run_task, ingest_run_task
 from portal.celery import app as celery_app
 from tests.factories import DatasetFactory, VolumeFactory
 from tests.fixtures.redis import RedisServer, free_port

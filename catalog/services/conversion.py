@@ -54,7 +54,6 @@ from catalog.models.base import AXES, VolumeFormat, VolumeKind, VolumeStatus
 from catalog.s3 import S3Error, S3Location, S3TransientError, S3Writer, parse_s3_url
 from catalog.services import jobs
 from catalog.services.ingest import _apply_statistics_values, _save_statistics, describe_failure
-from catalog.tasks import conversion_finish_task, conversion_part_task
 from catalog.volume_stats import StatisticsError, compute
 
 Status = ConversionRun.Status
@@ -190,12 +189,13 @@ def follow(*, run_id: int, progress: ProgressCallback | None = None, start: bool
         time.sleep(0.5)
 
 
-def _send(task: Any, object_id: int) -> None:
+def _send(task_name: str, object_id: int) -> None:
     """Queue a part's or a finish's task (the run's own goes through ``jobs``). Eager Celery runs
     it here, at once, once (no retries could run later) and without raising (the run records
     the outcome). With a broker the task is sent once the current transaction (if any)
     commits, so the worker sees what it refers to; a lost one leaves the run without a sign
     of life, and the sweeper fails it."""
+    task = jobs.task_named(task_name)
     if settings.CELERY_TASK_ALWAYS_EAGER:
         task.apply(args=[object_id], retries=task.max_retries, throw=False)
     else:
@@ -452,7 +452,7 @@ def _dispatch_parts(target: ConversionTarget) -> None:
     if not pending:
         _maybe_finish(target.pk)
     for part_id in pending:
-        _send(conversion_part_task, part_id)
+        _send("catalog.conversion_part", part_id)
 
 
 # --- step 2: the parts ----------------------------------------------------------------------
@@ -525,7 +525,7 @@ def _maybe_finish(target_id: int) -> None:
     ConversionRun.objects.filter(pk=run_id, status=Status.RUNNING).exclude(Exists(writing)).update(
         status=Status.FINISHING, heartbeat_at=timezone.now()
     )
-    _send(conversion_finish_task, target_id)
+    _send("catalog.conversion_finish", target_id)
 
 
 # --- step 3: finish and publish -------------------------------------------------------------

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery import Task, current_app
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
@@ -28,9 +29,17 @@ from kombu.exceptions import OperationalError
 
 from catalog.errors import ServiceUnavailableError
 from catalog.models.jobs import FINISHED, JobStatus, QueuedJob
-from catalog.tasks import task_named
 
 logger = logging.getLogger(__name__)
+
+
+def task_named(name: str) -> Task:
+    """The Celery task registered as ``name`` (``QueuedJob.TASK_NAME`` and the like). Services
+    look tasks up by name instead of importing ``catalog.tasks``, which imports the services:
+    the app's ``ready()`` imports that module, which is what registers them."""
+    return current_app.tasks[name]
+
+
 BROKER_ERRORS = (OperationalError, OSError)
 """What publishing raises when the broker is down (kombu wraps connection errors in OperationalError)."""
 
