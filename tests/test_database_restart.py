@@ -24,15 +24,12 @@ import pytest
 from django.db import connection
 
 from tests.factories import DatasetFactory, commit_catalog
+from tests.fixtures.browser import skip_or_fail
 from tests.fixtures.redis import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
 def _get(url: str) -> int:
@@ -108,9 +105,7 @@ class Portal:
 def postgresql() -> None:
     if connection.vendor != "postgresql":
         message = "needs PostgreSQL (DATABASE_URL=postgres://...)"
-        if _in_ci():
-            pytest.fail(f"{message} (CI=true: not skipping)", pytrace=False)
-        pytest.skip(message)
+        skip_or_fail(message)
 
 
 @pytest.fixture
