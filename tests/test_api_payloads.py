@@ -12,7 +12,7 @@ import pytest
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
-from catalog import models
+from catalog import models, selectors
 from catalog.api import payloads, serializers
 from catalog.search import search_datasets
 from tests.test_api_fixtures import SmallCatalog, api, small_catalog  # noqa: F401
@@ -48,11 +48,26 @@ def test_rows_and_records_equal_the_serializers(with_request: bool) -> None:
         assert list(record) == list(expected)
 
 
+@pytest.mark.parametrize("with_request", [True, False])
+def test_crop_rows_equal_the_serializer(with_request: bool) -> None:
+    request = APIRequestFactory().get("/api/crops/") if with_request else None
+    build_rows(3)  # crops with a known content row, and crops without any (unknown until ingested)
+    crops = list(selectors.crop_queryset().order_by("number"))
+    assert {entry.state for crop in crops for entry in models.crops.crop_class_contents(crop)} == {"present", "unknown"}
+    expected = serializers.CropSerializer(crops, many=True, context={"request": request}).data
+    rows = payloads.crop_rows(request, crops)
+    assert rendered(rows) == rendered(expected)
+    assert [list(row) for row in rows] == [list(row) for row in expected]  # the same key order
+
+
 def test_the_api_answers_with_them(api, small_catalog: SmallCatalog) -> None:
     body = api.get("/api/datasets/jrc_hela-2/").json()
     dataset = models.Dataset.objects.for_detail().get(slug="jrc_hela-2")
     request = APIRequestFactory().get("/api/datasets/jrc_hela-2/")
     assert body == rendered(serializers.DatasetDetailSerializer(dataset, context={"request": request}).data)
+    crop = selectors.crop_queryset().get(number=1)
+    expected = serializers.CropSerializer(crop, context={"request": APIRequestFactory().get("/")}).data
+    assert api.get("/api/crops/1/").json() == rendered(expected)
     rows = api.get("/api/datasets/?q=liver").json()["results"]
     assert [row["slug"] for row in rows] == ["jrc_mus-liver", "jrc_macrophage-2"]
     assert rows[0]["api_url"] == "http://testserver/api/datasets/jrc_mus-liver/"

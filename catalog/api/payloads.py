@@ -1,4 +1,4 @@
-"""The dataset list rows and dataset records as plain functions, for the hottest reads.
+"""The dataset list rows, dataset records and crop rows as plain functions, for the hottest reads.
 
 DRF's serializers build their fields anew for every record (deep copies of every declared
 field, nested serializers per relation), which cost more than the SQL on the dataset list and
@@ -19,9 +19,10 @@ from django.urls import reverse
 from rest_framework import serializers as drf
 
 from catalog import selectors
-from catalog.api.serializers import DatasetDetailSerializer, DatasetListSerializer, doi_url
-from catalog.models import Dataset
+from catalog.api.serializers import CropSerializer, DatasetDetailSerializer, DatasetListSerializer, doi_url
+from catalog.models import Crop, Dataset
 from catalog.models.base import axis_vector
+from catalog.models.crops import ClassContent, crop_class_contents
 from catalog.neuroglancer.links import record_links
 
 
@@ -191,3 +192,60 @@ def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
         **_columns(dataset, columns),
     }
     return {name: record[name] for name in order}
+
+
+CROP_HANDLED = frozenset(
+    {
+        "api_url",
+        "dataset",
+        "voxel_size",
+        "translation",
+        "shape",
+        "label_classes",
+        "contents",
+        "url",
+        "neuroglancer_url",
+        "neuroglancer_state_url",
+        "neuroglancer_inline_url",
+        "viewer_problem",
+    }
+)
+
+
+def _content(entry: ClassContent) -> dict[str, Any]:
+    row = entry.row
+    return {
+        "label_class": entry.label_class.name,
+        "state": entry.state,
+        "share": None if row is None else row.present_share,
+        "present_voxels": None if row is None else row.present_voxels,
+        "absent_voxels": None if row is None else row.absent_voxels,
+        "unknown_voxels": None if row is None else row.unknown_voxels,
+        "total_voxels": None if row is None else row.total_voxels,
+        "object_count": None if row is None else row.object_count,
+        "source": None if row is None else row.source,
+        "note": entry.note,
+    }
+
+
+def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
+    """``CropSerializer(crops, many=True).data``, from ``selectors.crop_queryset()``: a crop
+    carries a row per annotated class, which DRF would serialise one nested serializer at a time."""
+    columns, order = _column_fields(CropSerializer, CROP_HANDLED)
+    detail_path = reverse("crop-detail", args=[0]).replace("/0/", "/{}/")
+    rows = []
+    for crop in crops:
+        row = {
+            "api_url": _absolute(request, detail_path.format(crop.number)),
+            "dataset": crop.dataset.slug,
+            "voxel_size": axis_vector(crop, "voxel_size"),
+            "translation": axis_vector(crop, "translation"),
+            "shape": axis_vector(crop, "shape"),
+            "label_classes": [label_class.name for label_class in crop.label_classes.all()],
+            "contents": [_content(entry) for entry in crop_class_contents(crop)],
+            "url": crop.labels_url,
+            **record_links(request, "crop", crop),
+            **_columns(crop, columns),
+        }
+        rows.append({name: row[name] for name in order})
+    return rows

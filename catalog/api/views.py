@@ -380,6 +380,20 @@ class CropViewSet(WritableCatalogViewSet):
     def get_queryset(self) -> QuerySet[Crop]:
         return selectors.crop_queryset()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._list, request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._cached_read(self._retrieve, request, *args, **kwargs)
+
+    def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The list, its rows (each with a content row per class) written by ``catalog.api.payloads``."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(payloads.crop_rows(request, page))
+
+    def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(payloads.crop_rows(request, [self.get_object()])[0])
+
     def _detail(self, number: int, created: bool) -> Response:
         crop = selectors.crop_queryset().get(number=number)
         serializer = serializers.CropSerializer(crop, context=self.get_serializer_context())
