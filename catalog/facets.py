@@ -15,9 +15,9 @@ from __future__ import annotations
 import heapq
 import json
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from django.db import connection
@@ -28,6 +28,8 @@ from catalog import freshness, search
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import Collection, Crop, CropContent, Dataset, DatasetClass, LabelClass, Organism, Tissue
 from catalog.models.base import CropSplit, Fixation, Modality
+
+T = TypeVar("T")
 
 # Upper bounds (nm) of the voxel size facet: "every axis at most this coarse" (voxel_size_max).
 VOXEL_SIZE_BUCKETS_NM = (2, 4, 8, 16, 32, 64)
@@ -204,13 +206,13 @@ def _filter_masks(filterset: DatasetFilterSet, index: FacetIndex, *, skip_search
             if not value:
                 continue
             by_value = getattr(index, name)
-            masks[name] = _union(by_value.get(record.slug, 0) for record in value)
+            masks[name] = union(by_value.get(record.slug, 0) for record in value)
         elif name == "organelle":
             if not value:
                 continue
-            masks[name] = _union(index.organelle.get(record.name, 0) for record in value)
+            masks[name] = union(index.organelle.get(record.name, 0) for record in value)
         elif name in ("modality", "fixation"):
-            masks[name] = _union(getattr(index, name).get(item, 0) for item in value)
+            masks[name] = union(getattr(index, name).get(item, 0) for item in value)
         elif name == "has_crops":
             masks[name] = index.with_crops if value == "true" else index.everything & ~index.with_crops
         elif name == "voxel_size_max":
@@ -222,14 +224,14 @@ def _filter_masks(filterset: DatasetFilterSet, index: FacetIndex, *, skip_search
     return masks
 
 
-def _union(masks: Iterable[int]) -> int:
+def union(masks: Iterable[int]) -> int:
     found = 0
     for mask in masks:
         found |= mask
     return found
 
 
-def _bits(positions: Iterable[int], size: int) -> int:
+def bitmask(positions: Iterable[int], size: int) -> int:
     """The bitmask with the given bit positions set."""
     buffer = bytearray((size + 7) // 8)
     for position in positions:
@@ -277,35 +279,40 @@ class FacetIndex:
     def mask_of(self, dataset_ids: Iterable[int]) -> int:
         """The bitmask of the given datasets (ids not in the index are ignored)."""
         position = self.positions()
-        return _bits((position[pk] for pk in dataset_ids if pk in position), len(self.ids))
+        return bitmask((position[pk] for pk in dataset_ids if pk in position), len(self.ids))
 
     def at_most(self, nm: float) -> int:
         """Datasets whose coarsest axis is at most ``nm`` (unknown voxel sizes never are)."""
         if nm in self.buckets:
             return self.buckets[nm]
-        return _bits((n for n, value in enumerate(self.coarsest) if value <= nm), len(self.ids))
+        return bitmask((n for n, value in enumerate(self.coarsest) if value <= nm), len(self.ids))
 
     def at_least(self, nm: float) -> int:
         """Datasets whose finest axis is at least ``nm``."""
-        return _bits((n for n, value in enumerate(self.finest) if value >= nm), len(self.ids))
+        return bitmask((n for n, value in enumerate(self.finest) if value >= nm), len(self.ids))
 
 
-_memo: dict[str, FacetIndex] = {}
+_memo: dict[str, dict[str, Any]] = {}
+
+
+def versioned_index(name: str, build: Callable[[], T]) -> T:
+    """The index ``name`` of the current catalog version: kept in the process for its version
+    (a new version is a new key), else read from the versioned cache, else built."""
+    if freshness.cache_bypassed():
+        return build()
+    version = freshness.catalog_version()
+    kept = _memo.get(name)
+    if kept is not None and kept["version"] == version:
+        return kept["index"]
+    found = freshness.cached(name, "", build)
+    if version != "0":  # "0": no version row yet, which is no identity of the data
+        _memo[name] = {"version": version, "index": found}
+    return found
 
 
 def facet_index() -> FacetIndex:
-    """The facet index of the current catalog version: kept in the process for its version
-    (a new version is a new key), else read from the versioned cache, else built."""
-    if freshness.cache_bypassed():
-        return _build_index()
-    version = freshness.catalog_version()
-    found = _memo.get(version)
-    if found is None:
-        found = freshness.cached("facet-index", "", _build_index)
-        if version != "0":  # "0": no version row yet, which is no identity of the data
-            _memo.clear()
-            _memo[version] = found
-    return found
+    """The facet index of the current catalog version."""
+    return versioned_index("facet-index", _build_index)
 
 
 INDEXED_ORDERINGS = ("slug", "-slug", "title", "-title", "release_date", "-release_date")
@@ -464,7 +471,7 @@ def _build_index() -> FacetIndex:
     index = FacetIndex(
         ids=array("q", (row[0] for row in rows)),
         everything=(1 << size) - 1,
-        with_crops=_bits((n for n, row in enumerate(rows) if row[4]), size),
+        with_crops=bitmask((n for n, row in enumerate(rows) if row[4]), size),
         coarsest=array("d", (nan if row[5] is None else float(row[5]) for row in rows)),
         finest=array("d", (nan if row[6] is None else float(row[6]) for row in rows)),
         organism=by_record("o", by_column(1)),

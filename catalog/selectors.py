@@ -92,14 +92,19 @@ def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:
     return queryset
 
 
+def crop_row_queryset() -> QuerySet[Crop]:
+    """Crops with their dataset's slug: what ``catalog.api.payloads.crop_rows`` reads the
+    classes and contents of, for a whole page at once."""
+    return Crop.objects.select_related("dataset").only(
+        *[field.name for field in Crop._meta.concrete_fields if field.name != "dataset"], "dataset__slug"
+    )
+
+
 def crop_queryset() -> QuerySet[Crop]:
-    return (
-        Crop.objects.select_related("dataset")
-        .only(*[field.name for field in Crop._meta.concrete_fields if field.name != "dataset"], "dataset__slug")
-        .prefetch_related(
-            Prefetch("label_classes", queryset=LabelClass.objects.only("id", "name")),
-            Prefetch("contents", queryset=CropContent.objects.order_by()),
-        )
+    """Crops with their classes and contents prefetched, for the serializer and the pages."""
+    return crop_row_queryset().prefetch_related(
+        Prefetch("label_classes", queryset=LabelClass.objects.only("id", "name")),
+        Prefetch("contents", queryset=CropContent.objects.order_by()),
     )
 
 

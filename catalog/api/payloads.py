@@ -12,7 +12,7 @@ through the very DRF field objects, built once per process, and the rest is a fe
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -20,9 +20,9 @@ from rest_framework import serializers as drf
 
 from catalog import selectors
 from catalog.api.serializers import CropSerializer, DatasetDetailSerializer, DatasetListSerializer, doi_url
-from catalog.models import Crop, Dataset
+from catalog.models import Crop, CropContent, Dataset
 from catalog.models.base import axis_vector
-from catalog.models.crops import ClassContent, crop_class_contents
+from catalog.models.crops import ClassContent, class_contents
 from catalog.neuroglancer.links import record_links
 
 
@@ -228,11 +228,47 @@ def _content(entry: ClassContent) -> dict[str, Any]:
     }
 
 
+class _ClassName(NamedTuple):
+    pk: int
+    name: str
+
+
+class _Content(NamedTuple):
+    """A ``CropContent`` row's values, without a model instance per row."""
+
+    label_class_id: int
+    source: str
+    total_voxels: int | None
+    present_voxels: int | None
+    absent_voxels: int | None
+    unknown_voxels: int | None
+    present_share: float | None
+    object_count: int | None
+    note: str
+
+    @property
+    def is_known(self) -> bool:
+        return self.source != CropContent.Source.UNKNOWN
+
+
 def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
-    """``CropSerializer(crops, many=True).data``, from ``selectors.crop_queryset()``: a crop
-    carries a row per annotated class, which DRF would serialise one nested serializer at a time."""
+    """``CropSerializer(crops, many=True).data``, from ``selectors.crop_row_queryset()``. A crop
+    carries a row per annotated class: two value queries read them for the whole page, instead
+    of a model instance and a nested serializer per class of every crop."""
     columns, order = _column_fields(CropSerializer, CROP_HANDLED)
     detail_path = reverse("crop-detail", args=[0]).replace("/0/", "/{}/")
+    ids = [crop.pk for crop in crops]
+    classes: dict[int, list[_ClassName]] = {pk: [] for pk in ids}
+    links = Crop.label_classes.through.objects.filter(crop_id__in=ids)
+    links = links.order_by("labelclass__label_id", "labelclass__name")  # LabelClass's own order
+    for crop_id, class_id, name in links.values_list("crop_id", "labelclass_id", "labelclass__name"):
+        classes[crop_id].append(_ClassName(class_id, name))
+    contents: dict[int, dict[int, _Content]] = {pk: {} for pk in ids}
+    for crop_id, *values in (
+        CropContent.objects.filter(crop_id__in=ids).order_by().values_list("crop_id", *_Content._fields)
+    ):
+        row = _Content(*values)
+        contents[crop_id][row.label_class_id] = row
     rows = []
     for crop in crops:
         row = {
@@ -241,8 +277,8 @@ def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
             "voxel_size": axis_vector(crop, "voxel_size"),
             "translation": axis_vector(crop, "translation"),
             "shape": axis_vector(crop, "shape"),
-            "label_classes": [label_class.name for label_class in crop.label_classes.all()],
-            "contents": [_content(entry) for entry in crop_class_contents(crop)],
+            "label_classes": [label_class.name for label_class in classes[crop.pk]],
+            "contents": [_content(entry) for entry in class_contents(classes[crop.pk], contents[crop.pk])],
             "url": crop.labels_url,
             **record_links(request, "crop", crop),
             **_columns(crop, columns),

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from catalog import citations, downloads, facets, filters, freshness, selectors
+from catalog import citations, crop_index, downloads, facets, filters, freshness, selectors
 from catalog.api import payloads, serializers
 from catalog.api.filtering import (
     FormatIsAFilterNegotiation,
@@ -378,6 +378,8 @@ class CropViewSet(WritableCatalogViewSet):
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Crop]:
+        if self.action in ("list", "retrieve"):  # payloads.crop_rows reads classes and contents itself
+            return selectors.crop_row_queryset()
         return selectors.crop_queryset()
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -387,8 +389,11 @@ class CropViewSet(WritableCatalogViewSet):
         return self._cached_read(self._retrieve, request, *args, **kwargs)
 
     def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The list, its rows (each with a content row per class) written by ``catalog.api.payloads``."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        """The list, counted and paged on the crop index where its filters allow, its rows (each
+        with a content row per class) written by ``catalog.api.payloads``."""
+        queryset = self.get_queryset()
+        filterset = StrictFilterBackend().validated_filterset(request, queryset, self)
+        page = self.paginate_queryset(crop_index.indexed_crop_list(filterset, queryset) or filterset.qs)
         return self.get_paginated_response(payloads.crop_rows(request, page))
 
     def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

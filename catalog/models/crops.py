@@ -168,10 +168,16 @@ class ClassContent:
 
 
 def crop_class_contents(crop: Crop) -> list[ClassContent]:
-    """Every class annotated in the crop with what it holds: present classes first by share,
-    then absent ones, then unknown ones, each group by name (uses prefetched rows)."""
+    """Every class annotated in the crop with what it holds (uses prefetched rows)."""
     rows = {row.label_class_id: row for row in crop.contents.all()}
-    entries = [ClassContent(label_class, rows.get(label_class.pk)) for label_class in crop.label_classes.all()]
+    return class_contents(crop.label_classes.all(), rows)
+
+
+def class_contents(label_classes: Any, rows: dict[int, Any]) -> list[ClassContent]:
+    """The classes (anything with ``pk`` and ``name``) with their content rows by class id
+    (``CropContent`` or any record with its fields and ``is_known``): present classes first by
+    share, then absent ones, then unknown ones, each group by name."""
+    entries = [ClassContent(label_class, rows.get(label_class.pk)) for label_class in label_classes]
     order = {"present": 0, "absent": 1, "unknown": 2}
 
     def key(entry: ClassContent) -> tuple[int, float, str]:
