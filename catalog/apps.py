@@ -10,7 +10,8 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from catalog import freshness, tasks  # noqa: F401 (importing tasks registers them by name)
+        from catalog import freshness, tasks  # importing tasks registers them by name
 
         freshness.connect()
+        freshness.catalog_changed.connect(tasks.warm_indexes_after_change, dispatch_uid="catalog-warm-indexes")
         post_migrate.connect(freshness.ensure_derived_current, sender=self, dispatch_uid="catalog-derived-current")

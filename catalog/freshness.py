@@ -34,6 +34,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -235,6 +236,11 @@ def cached(namespace: str, identity: str, compute: Callable[[], T], *, query: bo
 # Change hook --------------------------------------------------------------------------------------
 
 
+catalog_changed = Signal()
+"""Sent with ``version`` once a committed change has bumped the catalog version: receivers warm
+what is keyed by it (``catalog.tasks.warm_indexes_after_change``), so that no reader pays for it."""
+
+
 @dataclass(eq=False)
 class PendingChanges:
     """What one transaction changed; called once when it commits."""
@@ -247,13 +253,15 @@ class PendingChanges:
     done: bool = False
 
     def __call__(self) -> None:
-        """Recompute the derived rows of what changed, then bump the version, in one transaction."""
+        """Recompute the derived rows of what changed, then bump the version, in one
+        transaction; then tell ``catalog_changed``'s receivers."""
         self.done = True
         with transaction.atomic():
             try:
                 indexing.refresh_derived(None if self.everything else self._affected_datasets())
             finally:
-                bump_catalog_version()
+                version = bump_catalog_version()
+        catalog_changed.send(sender=PendingChanges, version=version)
 
     def _affected_datasets(self) -> set[int]:
         ids = set(self.dataset_ids)

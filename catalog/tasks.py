@@ -14,6 +14,7 @@ module, which registers them), and the tasks import their service, so imports po
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -21,6 +22,8 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from catalog.s3 import S3TransientError
+
+logger = logging.getLogger(__name__)
 
 INGEST_MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 10
@@ -139,3 +142,24 @@ def cutout_run_task(self: Task, run_id: int) -> None:
     if has_succeeded(CutoutRun, run_id):
         return
     _conversion_task(self, execute_cutout_run, run_id=run_id)
+
+
+@shared_task(name="catalog.warm_indexes", ignore_result=True)
+def warm_indexes_task() -> None:
+    """Build the facet and crop indexes of the current catalog version into the shared cache,
+    so that the first list, search or facet request after a write does not build them."""
+    from catalog.crop_index import crop_index
+    from catalog.facets import facet_index
+
+    facet_index()
+    crop_index()
+
+
+def warm_indexes_after_change(**kwargs: Any) -> None:
+    """``catalog_changed`` receiver: queue the warm-up (eager mode: build now). The write has
+    committed and warming only saves the next reader the build, so a failure (a broker that
+    cannot be reached, an error while building eagerly) is logged, never raised to the writer."""
+    try:
+        warm_indexes_task.delay()
+    except Exception:
+        logger.exception("The index warm-up of catalog version %s failed", kwargs.get("version"))

@@ -1,0 +1,42 @@
+"""A committed write builds the facet and crop indexes of the new catalog version, so that no
+reader pays for them; a warm-up that fails never fails the write."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from catalog import facets, freshness, tasks
+from catalog.models import Crop, Dataset
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_write_builds_the_indexes_of_its_version(empty_cache) -> None:
+    dataset = factories.DatasetFactory(slug="ds-warm")
+    factories.CropFactory(dataset=dataset, number=7)
+    factories.commit_catalog()
+    factories.DatasetFactory(slug="ds-later")  # a write of its own: a new version, warmed again
+    facet_index = freshness.cache_get("facet-index", "")
+    crop_index = freshness.cache_get("crop-index", "")
+    assert facet_index is not freshness.MISSING
+    assert crop_index is not freshness.MISSING
+    assert sorted(facet_index.ids) == sorted(Dataset.objects.values_list("pk", flat=True))
+    assert list(crop_index.ids) == [Crop.objects.get(number=7).pk]
+
+
+def test_a_warm_up_that_cannot_be_sent_leaves_the_write_done(monkeypatch, caplog, empty_cache) -> None:
+    def unreachable() -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.warm_indexes_task, "delay", unreachable)
+    with caplog.at_level(logging.ERROR, logger="catalog.tasks"):
+        factories.DatasetFactory(slug="ds-cold")
+    assert Dataset.objects.filter(slug="ds-cold").exists()
+    assert "index warm-up" in caplog.text
+    assert freshness.cache_get("facet-index", "") is freshness.MISSING
+    facets._memo.clear()
+    assert sorted(facets.facet_index().ids) == sorted(Dataset.objects.values_list("pk", flat=True))
