@@ -71,3 +71,23 @@ def test_the_api_answers_with_them(api, small_catalog: SmallCatalog) -> None:
     rows = api.get("/api/datasets/?q=liver").json()["results"]
     assert [row["slug"] for row in rows] == ["jrc_mus-liver", "jrc_macrophage-2"]
     assert rows[0]["api_url"] == "http://testserver/api/datasets/jrc_mus-liver/"
+
+
+def test_a_cached_read_answers_the_stored_bytes(api, small_catalog: SmallCatalog, monkeypatch) -> None:
+    """A hit sends the bytes the miss rendered: no serializer, no renderer."""
+    first = api.get("/api/crops/?organelle=nuc")
+    assert first.status_code == 200
+    assert first["Content-Type"] == "application/json"
+    for _ in range(2):  # the browsable API: the data is cached, then rendered as a page
+        page = api.get("/api/crops/?organelle=nuc", HTTP_ACCEPT="text/html")
+        assert page.status_code == 200
+        assert b"crops" in page.content
+
+    def refuse(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("a cache hit rendered its payload again")
+
+    monkeypatch.setattr(JSONRenderer, "render", refuse)
+    monkeypatch.setattr(payloads, "crop_rows", refuse)
+    again = api.get("/api/crops/?organelle=nuc")
+    assert again.content == first.content
+    assert again["Content-Type"] == "application/json"

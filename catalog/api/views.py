@@ -7,6 +7,7 @@ writes go through catalog.services.records, whose errors the API's handler answe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, routers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -118,11 +120,21 @@ class CatalogViewSet(viewsets.GenericViewSet):
         return queryset
 
 
+@dataclass(frozen=True)
+class RenderedBody:
+    """A read's response as sent: what a cache hit answers without rendering it again."""
+
+    content: bytes
+    content_type: str
+
+
 class CachedReadsMixin:
     """List and detail payloads are cached per catalog version, which every committed write
     bumps. The cache is consulted inside the handler, so authentication, permissions,
     throttling and parameter checks have all run; only 200 payloads are stored, answers to a
-    query string (searches, filters, pages) for a short time."""
+    query string (searches, filters, pages) for a short time. JSON is stored as the bytes
+    sent, so a hit neither serialises nor renders; other renderers (the browsable API) get
+    the data."""
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._cached_read(super().list, request, *args, **kwargs)  # type: ignore[misc]
@@ -131,14 +143,26 @@ class CachedReadsMixin:
         return self._cached_read(super().retrieve, request, *args, **kwargs)  # type: ignore[misc]
 
     def _cached_read(self, read: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        identity = f"{request.build_absolute_uri()}|{request.accepted_renderer.format}"
-        data = freshness.cache_get("api", identity)
-        if data is not freshness.MISSING:
-            return Response(data)
+        renderer = request.accepted_renderer
+        identity = f"{request.build_absolute_uri()}|{renderer.format}|{request.accepted_media_type}"
+        found = freshness.cache_get("api", identity)
+        if isinstance(found, RenderedBody):
+            return HttpResponse(found.content, content_type=found.content_type)
+        if found is not freshness.MISSING:
+            return Response(found)
         response = read(request, *args, **kwargs)
-        if response.status_code == status.HTTP_200_OK:
-            freshness.cache_set("api", identity, response.data, query=bool(request.query_params))
-        return response
+        if response.status_code != status.HTTP_200_OK:
+            return response
+        query = bool(request.query_params)
+        if not isinstance(renderer, JSONRenderer):
+            freshness.cache_set("api", identity, response.data, query=query)
+            return response
+        body = RenderedBody(
+            renderer.render(response.data, request.accepted_media_type, self.get_renderer_context()),
+            renderer.media_type,
+        )
+        freshness.cache_set("api", identity, body, query=query)
+        return HttpResponse(body.content, content_type=body.content_type)
 
 
 class ReadOnlyCatalogViewSet(CachedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSet):
