@@ -399,7 +399,11 @@ def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | Ranked
         position = index.positions()
         by_slug = index.slug_ranks
         matches = []
-        for pk, rank in search.ranked_matches(filterset.query_text(text)):
+        # Ranked as written first: when that finds matches, no spelling check is needed.
+        found = search.ranked_matches(text)
+        if not found and filterset.query_text(text) != text:
+            found = search.ranked_matches(filterset.query_text(text))
+        for pk, rank in found:
             n = position.get(pk)
             if n is not None and bits[n >> 3] >> (n & 7) & 1:
                 matches.append((-rank, by_slug[n], n))
