@@ -7,6 +7,7 @@ parameters that refuse an empty value say so (``minLength``)."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from typing import Any
@@ -351,7 +352,7 @@ def server_truth_hook(result: dict[str, Any], generator: Any, request: Any, publ
     for path, item in STATE_PATHS.items():
         paths.setdefault(path, item)
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas[ERROR_COMPONENT] = ERROR_SCHEMA
+    schemas[ERROR_COMPONENT] = copy.deepcopy(ERROR_SCHEMA)  # _forbid_nul edits it in place
     _forbid_nul(schemas)
     conversion = schemas.get("ConversionRequestRequest")
     if conversion is not None:

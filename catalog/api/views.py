@@ -35,28 +35,11 @@ from catalog.api.filtering import (
 )
 from catalog.api.pagination import CatalogPagination
 from catalog.api.permissions import StaffWriteOrReadOnly
-from catalog.api.schema import CatalogAutoSchema
+from catalog.api.schema import ERROR_SCHEMA, CatalogAutoSchema
 from catalog.models import Collection, Crop, Dataset, Volume
 from catalog.schemas.manifest import DatasetManifest
 from catalog.services import records
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "integer"},
-        "error": {"type": "string"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                "required": ["field", "message"],
-            },
-        },
-    },
-    "required": ["status", "error", "detail", "errors"],
-}
 READ_ERRORS = {
     400: OpenApiResponse(ERROR_SCHEMA, description="A bad parameter, named in `errors`."),
     404: OpenApiResponse(ERROR_SCHEMA, description="No such record or page."),
