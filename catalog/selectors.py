@@ -13,6 +13,7 @@ from django.db.models import Prefetch, QuerySet
 
 from catalog import freshness
 from catalog.models import (
+    DOI,
     BenchmarkResult,
     Collection,
     Crop,
@@ -21,6 +22,7 @@ from catalog.models import (
     CuratedViewLayer,
     Dataset,
     DatasetClass,
+    DatasetDOI,
     LabelClass,
     Organism,
     Publication,
@@ -51,28 +53,106 @@ def annotated_classes(dataset: Dataset) -> QuerySet[LabelClass]:
 
 
 VOCABULARY_RELATIONS = ("tissues", "cell_types", "treatments", "institutions")
+RELATION_KINDS = (*VOCABULARY_RELATIONS, "dois", "publications", "collections", "views", "organelles")
 
 
-def dataset_vocabulary(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    """A dataset's tissues ``(slug, name, uberon_id)`` and cell type, treatment and institution
-    names, each by name: one UNION ALL query instead of a prefetch per relation."""
+def _relation_parts() -> list[str]:
+    """One SELECT per relation a dataset record shows: (kind, position, up to six values as
+    text), each in its model's own order, numbered by the database so that its collation
+    and NULL order are the ones the ORM's ORDER BY would apply."""
     quote = connection.ops.quote_name
-    parts = []
-    for kind, name in enumerate(VOCABULARY_RELATIONS):
-        relation = Dataset._meta.get_field(name)
-        target = relation.related_model._meta
-        columns = "t.slug, t.name, t.uberon_id" if name == "tissues" else "NULL, t.name, NULL"
-        parts.append(
-            f"SELECT {kind}, {columns} FROM {quote(target.db_table)} t JOIN {quote(relation.m2m_db_table())} l"
-            f" ON l.{quote(relation.m2m_reverse_name())} = t.id WHERE l.{quote(relation.m2m_column_name())} = %s"
+    text = "CAST(NULL AS TEXT)"
+
+    def cast(column: str) -> str:
+        return f"CAST({column} AS TEXT)"
+
+    def part(kind: str, order: str, columns: list[str], source: str) -> str:
+        values = ", ".join([*columns, *[text] * (6 - len(columns))])
+        return f"SELECT {RELATION_KINDS.index(kind)}, ROW_NUMBER() OVER (ORDER BY {order}), {values} FROM {source}"
+
+    def m2m(model: Any, name: str, target_alias: str) -> tuple[str, str, str]:
+        """(target table, link table, link columns) of a many-to-many field ``model.name``."""
+        relation = model._meta.get_field(name)
+        return (
+            quote(relation.related_model._meta.db_table),
+            quote(relation.m2m_db_table()),
+            f"l.{quote(relation.m2m_reverse_name())} = {target_alias}.id",
         )
-    found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in VOCABULARY_RELATIONS}
+
+    parts = []
+    for name in VOCABULARY_RELATIONS:
+        table, link, joined = m2m(Dataset, name, "t")
+        columns = ["t.slug", "t.name", "t.uberon_id"] if name == "tissues" else ["t.name"]
+        column = quote(Dataset._meta.get_field(name).m2m_column_name())
+        parts.append(part(name, "t.name", columns, f"{table} t JOIN {link} l ON {joined} WHERE l.{column} = %s"))
+    doi = quote(DOI._meta.db_table)
+    parts.append(
+        part(
+            "dois",
+            f"d.{quote('group')}, o.value",
+            ["o.value", f"d.{quote('group')}"],
+            f"{quote(DatasetDOI._meta.db_table)} d JOIN {doi} o ON o.id = d.doi_id WHERE d.dataset_id = %s",
+        )
+    )
+    table, link, joined = m2m(Dataset, "publications", "p")
+    column = quote(Dataset._meta.get_field("publications").m2m_column_name())
+    parts.append(
+        part(
+            "publications",
+            "p.year DESC, p.title",
+            [cast("p.id"), "p.title", "p.authors", cast("p.year"), "o.value", "p.url"],
+            f"{table} p JOIN {link} l ON {joined} LEFT JOIN {doi} o ON o.id = p.doi_id WHERE l.{column} = %s",
+        )
+    )
+    collections = Collection._meta.get_field("datasets")
+    parts.append(
+        part(
+            "collections",
+            "c.slug",
+            ["c.slug", "c.title"],
+            f"{quote(Collection._meta.db_table)} c JOIN {quote(collections.m2m_db_table())} l"
+            f" ON l.{quote(collections.m2m_column_name())} = c.id WHERE l.{quote(collections.m2m_reverse_name())} = %s",
+        )
+    )
+    parts.append(
+        part(
+            "views",
+            "v.id",
+            [cast("v.id"), "v.name", "v.viewer_problem", "v.viewer_problem_field", cast("v.inline_state_length")],
+            f"{quote(CuratedView._meta.db_table)} v WHERE v.dataset_id = %s",
+        )
+    )
+    parts.append(
+        part(
+            "organelles",
+            "c.label_id, c.name",
+            ["c.name"],
+            f"{quote(LabelClass._meta.db_table)} c JOIN {quote(DatasetClass._meta.db_table)} k"
+            f" ON k.label_class_id = c.id WHERE k.dataset_id = %s AND k.direct",
+        )
+    )
+    return parts
+
+
+def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a dataset record lists besides its own row, by relation, each in its model's
+    order, as tuples of text values (None for NULL): tissues ``(slug, name, uberon_id)``;
+    cell types, treatments, institutions and organelles (the classes it is annotated with)
+    ``(name,)``; dois ``(value, group)``; publications ``(id, title, authors, year, doi, url)``;
+    collections ``(slug, title)``; views ``(id, name, viewer_problem, viewer_problem_field,
+    inline_state_length)``. One UNION ALL query instead of a prefetch or query per relation."""
+    parts = _relation_parts()
+    found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in RELATION_KINDS}
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 3", [dataset_id] * len(parts))
-        for kind, slug, name, uberon_id in cursor.fetchall():
-            relation = VOCABULARY_RELATIONS[kind]
-            found[relation].append((slug, name, uberon_id) if relation == "tissues" else (name,))
+        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2", [dataset_id] * len(parts))
+        for kind, _position, *values in cursor.fetchall():
+            name = RELATION_KINDS[kind]
+            found[name].append(tuple(values[: RELATION_WIDTHS[name]]))
     return found
+
+
+RELATION_WIDTHS = {"tissues": 3, "dois": 2, "publications": 6, "collections": 2, "views": 5}
+RELATION_WIDTHS.update({name: 1 for name in (*VOCABULARY_RELATIONS[1:], "organelles")})
 
 
 def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:

@@ -160,6 +160,9 @@ def warm_indexes_after_change(**kwargs: Any) -> None:
     committed and warming only saves the next reader the build, so a failure (a broker that
     cannot be reached, an error while building eagerly) is logged, never raised to the writer."""
     try:
-        warm_indexes_task.delay()
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            warm_indexes_task.apply(throw=True)  # not delay(): it would set up a broker connection
+        else:
+            warm_indexes_task.delay()
     except Exception:
         logger.exception("The index warm-up of catalog version %s failed", kwargs.get("version"))

@@ -41,6 +41,15 @@ def test_rows_and_records_equal_the_serializers(with_request: bool) -> None:
     assert rendered(payloads.dataset_rows(request, searched)) == rendered(expected)
     assert searched
     assert all(row["search_rank"] > 0 for row in payloads.dataset_rows(request, searched))
+    # Orders the relations query must keep: publications by year (descending; one unknown) then
+    # title, DOIs by group then value, views by id; a view without a state.
+    richer = models.Dataset.objects.get(slug="ds-001")
+    for title, year in (("beta", 2020), ("Alpha", 2020), ("gamma", None), ("delta", 2024)):
+        richer.publications.add(models.Publication.objects.create(title=title, year=year, url="https://x.org/p"))
+    for value, group in (("10.1234/zz", "em"), ("10.1234/aa", "segmentations"), ("10.1234/mm", "em")):
+        models.DatasetDOI.objects.create(dataset=richer, doi=models.DOI.objects.create(value=value), group=group)
+    broken = models.CuratedView.objects.filter(dataset=richer).first()
+    models.CuratedView.objects.filter(pk=broken.pk).update(viewer_problem="no layers", viewer_problem_field="layers")
     for dataset in models.Dataset.objects.for_detail():
         expected = serializers.DatasetDetailSerializer(dataset, context=context).data
         record = payloads.dataset_record(request, dataset)

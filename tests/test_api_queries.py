@@ -76,8 +76,8 @@ ENDPOINTS = [
     # filtered on the facet index: the organelle's lookup, the closure, rows and tissues.
     ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 6 + VERSION),
     ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4 + VERSION),
-    # The record: its row, its vocabulary in one query, DOIs, publications, collections, views, classes.
-    ("/api/datasets/{dataset}/", 7 + VERSION),
+    # The record: its row, and every relation it lists in one query (selectors.dataset_relations).
+    ("/api/datasets/{dataset}/", 2 + VERSION),
     # The organelle's lookup; the facet index of the version was built by the write that made it.
     ("/api/datasets/facets/?modality=fib-sem&organelle=mito", 1 + VERSION),
     ("/api/datasets/{dataset}/citation/?style=ris", 6 + VERSION),

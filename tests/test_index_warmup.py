@@ -28,11 +28,17 @@ def test_a_write_builds_the_indexes_of_its_version(empty_cache) -> None:
     assert list(crop_index.ids) == [Crop.objects.get(number=7).pk]
 
 
-def test_a_warm_up_that_cannot_be_sent_leaves_the_write_done(monkeypatch, caplog, empty_cache) -> None:
-    def unreachable() -> None:
+@pytest.mark.parametrize(("eager", "method"), [(False, "delay"), (True, "apply")])
+def test_a_warm_up_that_fails_leaves_the_write_done(
+    monkeypatch, caplog, settings, empty_cache, eager: bool, method: str
+) -> None:
+    """With a broker, sending fails (it is down); without one, the eager build fails."""
+
+    def unreachable(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(tasks.warm_indexes_task, "delay", unreachable)
+    settings.CELERY_TASK_ALWAYS_EAGER = eager
+    monkeypatch.setattr(tasks.warm_indexes_task, method, unreachable)
     with caplog.at_level(logging.ERROR, logger="catalog.tasks"):
         factories.DatasetFactory(slug="ds-cold")
     assert Dataset.objects.filter(slug="ds-cold").exists()

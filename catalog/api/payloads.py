@@ -118,13 +118,37 @@ def _list_url(request: Any, name: str, slug: str) -> str:
     return _absolute(request, f"{reverse(name)}?{urlencode({'dataset': slug})}")
 
 
+def _int(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
+class _View(NamedTuple):
+    """What ``record_links`` reads of a view."""
+
+    pk: int
+    viewer_problem: str
+    viewer_problem_field: str
+    inline_state_length: int | None
+
+
 def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
-    """``DatasetDetailSerializer(dataset).data``, from ``Dataset.objects.for_detail()`` (its
-    vocabulary prefetches are not needed: one query reads them)."""
+    """``DatasetDetailSerializer(dataset).data``, from ``Dataset.objects.for_record()``: every
+    relation the record lists comes from one query (``selectors.dataset_relations``)."""
     columns, order = _column_fields(DatasetDetailSerializer, DETAIL_HANDLED)
     organism = dataset.organism
     slug = dataset.slug
-    vocabulary = selectors.dataset_vocabulary(dataset.pk)
+    related = selectors.dataset_relations(dataset.pk)
+    views = []
+    for pk, name, problem, problem_field, inline_length in related["views"]:
+        view = _View(int(pk), problem or "", problem_field or "", _int(inline_length))
+        views.append(
+            {
+                "id": view.pk,
+                "name": name,
+                "api_url": _absolute(request, reverse("view-detail", args=[view.pk])),
+                **record_links(request, "view", view),
+            }
+        )
     record = {
         "api_url": _absolute(request, reverse("dataset-detail", args=[slug])),
         "organism": None
@@ -136,49 +160,39 @@ def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
             "ncbi_taxonomy_id": organism.ncbi_taxonomy_id,
         },
         "tissues": [
-            {"slug": tissue, "name": name, "uberon_id": uberon_id} for tissue, name, uberon_id in vocabulary["tissues"]
+            {"slug": tissue, "name": name, "uberon_id": uberon_id} for tissue, name, uberon_id in related["tissues"]
         ],
-        "cell_types": [name for (name,) in vocabulary["cell_types"]],
-        "treatments": [name for (name,) in vocabulary["treatments"]],
-        "institutions": [name for (name,) in vocabulary["institutions"]],
+        "cell_types": [name for (name,) in related["cell_types"]],
+        "treatments": [name for (name,) in related["treatments"]],
+        "institutions": [name for (name,) in related["institutions"]],
         "voxel_size": axis_vector(dataset, "voxel_size"),
         "extent": axis_vector(dataset, "extent"),
-        "dois": [
-            {"doi": link.doi.value, "url": link.doi.url, "group": link.group} for link in dataset.dataset_dois.all()
-        ],
+        "dois": [{"doi": value, "url": doi_url(value), "group": group} for value, group in related["dois"]],
         "publications": [
             {
-                "id": publication.id,
-                "title": publication.title,
-                "authors": publication.authors,
-                "year": publication.year,
-                "doi": publication.doi.value if publication.doi else None,
-                "doi_url": doi_url(publication.doi.value if publication.doi else None),
-                "url": publication.url,
+                "id": int(pk),
+                "title": title,
+                "authors": authors,
+                "year": _int(year),
+                "doi": doi,
+                "doi_url": doi_url(doi),
+                "url": url,
             }
-            for publication in dataset.publications.all()
+            for pk, title, authors, year, doi, url in related["publications"]
         ],
         "collections": [
             {
-                "slug": collection.slug,
-                "title": collection.title,
-                "api_url": _absolute(request, reverse("collection-detail", args=[collection.slug])),
+                "slug": collection,
+                "title": title,
+                "api_url": _absolute(request, reverse("collection-detail", args=[collection])),
             }
-            for collection in dataset.collections.all()
+            for collection, title in related["collections"]
         ],
-        "views": [
-            {
-                "id": view.id,
-                "name": view.name,
-                "api_url": _absolute(request, reverse("view-detail", args=[view.pk])),
-                **record_links(request, "view", view),
-            }
-            for view in dataset.views.all()
-        ],
+        "views": views,
         "volume_count": dataset.volume_count,
         "crop_count": dataset.crop_count,
         "view_count": dataset.view_count,
-        "organelles": [label_class.name for label_class in selectors.annotated_classes(dataset)],
+        "organelles": [name for (name,) in related["organelles"]],
         "links": {
             "volumes": _list_url(request, "volume-list", slug),
             "crops": _list_url(request, "crop-list", slug),

@@ -231,7 +231,9 @@ class DatasetViewSet(WritableCatalogViewSet):
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
             return Dataset.objects.for_citation()
-        return Dataset.objects.for_detail(with_vocabulary=self.action != "retrieve")
+        if self.action == "retrieve":  # payloads.dataset_record reads the relations in one query
+            return Dataset.objects.for_record()
+        return Dataset.objects.for_detail()
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action == "list":

@@ -151,28 +151,32 @@ class DatasetQuerySet(models.QuerySet):
             Prefetch("collections", queryset=Collection.objects.select_related("doi")),
         )
 
-    def for_detail(self, *, with_vocabulary: bool = True) -> DatasetQuerySet:
-        """Datasets with everything a detail record shows, in a fixed number of queries (without
-        the tissues, cell types, treatments and institutions unless ``with_vocabulary``: the
-        API's record reads them in one query, ``catalog.selectors.dataset_vocabulary``)."""
-        vocabulary = ("tissues", "cell_types", "treatments", "institutions") if with_vocabulary else ()
+    def for_record(self) -> DatasetQuerySet:
+        """Datasets with their organism and counts, in one query: the API's record reads every
+        relation it lists in one more (``catalog.selectors.dataset_relations``)."""
         return (
             self.select_related("organism")
-            .prefetch_related(
-                *vocabulary,
-                Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
-                Prefetch("publications", queryset=Publication.objects.select_related("doi")),
-                Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
-                Prefetch(
-                    "views",
-                    queryset=CuratedView.objects.only(
-                        "id", "dataset_id", "name", "viewer_problem", "viewer_problem_field", "inline_state_length"
-                    ),
-                ),
-            )
             .with_counts()
             .annotate(view_count=count_of(CuratedView, "dataset"))
             .with_image_thumbnail()
+        )
+
+    def for_detail(self) -> DatasetQuerySet:
+        """Datasets with everything a detail record shows, in a fixed number of queries."""
+        return self.for_record().prefetch_related(
+            "tissues",
+            "cell_types",
+            "treatments",
+            "institutions",
+            Prefetch("dataset_dois", queryset=DatasetDOI.objects.select_related("doi")),
+            Prefetch("publications", queryset=Publication.objects.select_related("doi")),
+            Prefetch("collections", queryset=Collection.objects.only("id", "slug", "title")),
+            Prefetch(
+                "views",
+                queryset=CuratedView.objects.only(
+                    "id", "dataset_id", "name", "viewer_problem", "viewer_problem_field", "inline_state_length"
+                ),
+            ),
         )
 
     def annotated_with(self, classes: Iterable[LabelClass | int]) -> DatasetQuerySet:
