@@ -342,10 +342,12 @@ def page_size_probes(server: srv.Server, names: set[str]) -> dict[str, dict[str,
 
 
 def reset_caches() -> None:
-    """Empty the portal's caches the way a catalog write does: bump the catalog version."""
-    from catalog.freshness import bump_catalog_version
+    """Empty the portal's caches the way a committed catalog write does: bump the catalog
+    version, then tell ``catalog_changed``'s receivers (which build the new version's facet and
+    crop indexes into the shared cache, as after every write)."""
+    from catalog.freshness import PendingChanges, bump_catalog_version, catalog_changed
 
-    bump_catalog_version()
+    catalog_changed.send(sender=PendingChanges, version=bump_catalog_version())
 
 
 def datasette_version() -> str:

@@ -12,7 +12,6 @@ search table instead of a count and a page query that each read every match.
 
 from __future__ import annotations
 
-import heapq
 import json
 from array import array
 from collections.abc import Callable, Iterable, Mapping
@@ -197,11 +196,7 @@ def _filter_masks(filterset: DatasetFilterSet, index: FacetIndex, *, skip_search
         if name == "q":
             if not value.strip():
                 continue
-            matching = filterset.filters["q"].filter(Dataset.objects.all(), value).order_by().values_list("pk")
-            sql, params = matching.query.sql_with_params()
-            with connection.cursor() as cursor:  # ids only: no ORM row handling for thousands of matches
-                cursor.execute(sql, params)
-                masks[name] = index.mask_of(pk for (pk,) in cursor.fetchall())
+            masks[name] = index.mask_of(_searched(filterset, value, search.matching_ids).ids)
         elif name in ("organism", "tissue", "collection"):
             if not value:
                 continue
@@ -222,6 +217,15 @@ def _filter_masks(filterset: DatasetFilterSet, index: FacetIndex, *, skip_search
         else:
             raise ValueError(f"the facet index does not know the dataset filter {name!r}")
     return masks
+
+
+def _searched(filterset: DatasetFilterSet, text: str, read: Callable[[str], search.SearchHits]) -> search.SearchHits:
+    """``read`` of the words as written, or, when nothing matches them, of their spelling
+    correction: matches found as written need no spelling check (one query fewer)."""
+    found = read(text)
+    if not found and filterset.query_text(text) != text:
+        found = read(filterset.query_text(text))
+    return found
 
 
 def union(masks: Iterable[int]) -> int:
@@ -269,17 +273,26 @@ class FacetIndex:
     orders: dict[str, array] = field(default_factory=dict)
     slug_ranks: array = field(default_factory=lambda: array("I"))
 
-    def positions(self) -> dict[int, int]:
-        """Each dataset's bit, by id: built on first use, then kept with the index in the process."""
-        found = self.__dict__.get("_positions")
-        if found is None:
-            found = self.__dict__["_positions"] = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        return found
+    def locate(self, dataset_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each given dataset's bit position, and whether the index holds it at all."""
+        ids = np.frombuffer(self.ids, dtype=np.int64)
+        found = np.searchsorted(ids, dataset_ids)
+        known = found < len(ids)
+        known[known] = ids[found[known]] == dataset_ids[known]
+        return found, known
 
-    def mask_of(self, dataset_ids: Iterable[int]) -> int:
+    def mask_of(self, dataset_ids: np.ndarray) -> int:
         """The bitmask of the given datasets (ids not in the index are ignored)."""
-        position = self.positions()
-        return bitmask((position[pk] for pk in dataset_ids if pk in position), len(self.ids))
+        found, known = self.locate(dataset_ids)
+        chosen = np.zeros(len(self.ids), dtype=bool)
+        chosen[found[known]] = True
+        return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+
+    def members(self, mask: int) -> np.ndarray:
+        """The bitmask as one boolean per position."""
+        size = len(self.ids)
+        packed = np.frombuffer(mask.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+        return np.unpackbits(packed, bitorder="little", count=size).astype(bool)
 
     def at_most(self, nm: float) -> int:
         """Datasets whose coarsest axis is at most ``nm`` (unknown voxel sizes never are)."""
@@ -356,29 +369,30 @@ class IndexedList:
 class RankedList:
     """A search's datasets that the FilterSet's other filters let through, best first (ties by
     slug), as the SQL path orders them: every match's rank is read once from the narrow index
-    table, the filters are bit tests, and only a page's rows are fetched."""
+    table, the filters are one vectorised bit test, and only a page's rows are fetched."""
 
     ordered = True
 
-    def __init__(self, index: FacetIndex, matches: list[tuple[float, int, int]], rows: Any) -> None:
-        self.index, self.matches, self.rows = index, matches, rows
+    def __init__(self, index: FacetIndex, positions: np.ndarray, ranks: np.ndarray, rows: Any) -> None:
+        self.index, self.positions, self.ranks, self.rows = index, positions, ranks, rows
 
     def count(self) -> int:
-        return len(self.matches)
+        return len(self.positions)
 
     def __len__(self) -> int:
         return self.count()
 
     def __getitem__(self, window: slice) -> list[Dataset]:
-        start, stop = window.start or 0, window.stop if window.stop is not None else len(self.matches)
-        chosen = heapq.nsmallest(stop, self.matches)[start:stop]
-        ids = [self.index.ids[position] for _rank, _slug, position in chosen]
+        start, stop = window.start or 0, window.stop if window.stop is not None else len(self.positions)
+        slug_ranks = np.frombuffer(self.index.slug_ranks, dtype=np.uint32)[self.positions]
+        order = np.lexsort((slug_ranks, -self.ranks))[start:stop]  # best rank first, then by slug
+        ids = [self.index.ids[position] for position in self.positions[order].tolist()]
         found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
         page = []
-        for rank, _slug, position in chosen:
-            dataset = found.get(self.index.ids[position])
+        for pk, rank in zip(ids, self.ranks[order].tolist(), strict=True):
+            dataset = found.get(pk)
             if dataset is not None:
-                dataset.search_rank = -rank
+                dataset.search_rank = rank
                 page.append(dataset)
         return page
 
@@ -395,19 +409,11 @@ def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | Ranked
         mask = index.everything
         for value in _filter_masks(filterset, index, skip_search=True).values():
             mask &= value
-        bits = mask.to_bytes((len(index.ids) + 7) // 8, "little")
-        position = index.positions()
-        by_slug = index.slug_ranks
-        matches = []
-        # Ranked as written first: when that finds matches, no spelling check is needed.
-        found = search.ranked_matches(text)
-        if not found and filterset.query_text(text) != text:
-            found = search.ranked_matches(filterset.query_text(text))
-        for pk, rank in found:
-            n = position.get(pk)
-            if n is not None and bits[n >> 3] >> (n & 7) & 1:
-                matches.append((-rank, by_slug[n], n))
-        return RankedList(index, matches, rows)
+        hits = _searched(filterset, text, search.ranked_matches)
+        found, known = index.locate(hits.ids)
+        positions, ranks = found[known], hits.ranks[known]
+        allowed = index.members(mask)[positions]
+        return RankedList(index, positions[allowed], ranks[allowed], rows)
     ordering = data.get("ordering") or ["slug"]
     if len(ordering) != 1 or ordering[0] not in INDEXED_ORDERINGS:
         return None

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, FloatField, Func, QuerySet, Value
@@ -166,21 +167,57 @@ def search_datasets(queryset: QuerySet[Dataset], text: str, *, query_text: str |
     return _matching(queryset, query).annotate(search_rank=Rank(column, query)).order_by("-search_rank", "slug")
 
 
-def ranked_matches(query: str) -> list[tuple[int, float]]:
-    """(dataset id, relevance) of every dataset matching ``query`` (already corrected), read
-    from the narrow index table alone: one pass over the matches, no dataset row."""
+@dataclass(frozen=True)
+class SearchHits:
+    """Every dataset matching a query: ids, and their relevance when ranked."""
+
+    ids: np.ndarray
+    ranks: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _read_columns(matching: QuerySet, dtypes: tuple[type, ...]) -> list[np.ndarray]:
+    """The query's columns as arrays. Thousands of rows: PostgreSQL joins each column into one
+    text value (one row to transfer and parse, not one tuple per match)."""
+    sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            names = [f"c{n}" for n in range(len(dtypes))]
+            joined = ", ".join(f"string_agg({name}::text, ',')" for name in names)
+            cursor.execute(f"SELECT {joined} FROM ({sql}) AS m({', '.join(names)})", params)
+            texts = cursor.fetchone()
+            return [
+                np.array(text.split(",") if text else [], dtype=dtype)
+                for text, dtype in zip(texts, dtypes, strict=True)
+            ]
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        return [np.array([row[n] for row in rows], dtype=dtype) for n, dtype in enumerate(dtypes)]
+
+
+def ranked_matches(query: str) -> SearchHits:
+    """Every dataset matching ``query`` (already corrected) with its relevance, read from the
+    narrow index table alone: one pass over the matches, no dataset row."""
     if not is_postgresql() and not fts5_query(query):
-        return []
+        return SearchHits(np.array([], dtype=np.int64), np.array([], dtype=np.float64))
     column = F("vector")
     matching = (
         DatasetSearch.objects.filter(Matches(column, query))
         .annotate(rank=Rank(column, query))
         .values_list("dataset_id", "rank")
     )
-    sql, params = matching.query.sql_with_params()
-    with connection.cursor() as cursor:  # thousands of (id, rank) pairs: no ORM row handling
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    ids, ranks = _read_columns(matching, (np.int64, np.float64))
+    return SearchHits(ids, ranks)
+
+
+def matching_ids(query: str) -> SearchHits:
+    """Every dataset matching ``query`` (already corrected), unranked, from the narrow index table."""
+    if not is_postgresql() and not fts5_query(query):
+        return SearchHits(np.array([], dtype=np.int64))
+    matching = DatasetSearch.objects.filter(Matches(F("vector"), query)).values_list("dataset_id")
+    return SearchHits(*_read_columns(matching, (np.int64,)))
 
 
 def _matching(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:

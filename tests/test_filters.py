@@ -371,3 +371,18 @@ def test_searches_in_an_explicit_order_and_other_orders_are_listed_by_sql(small_
         filterset = DatasetFilterSet(QueryDict(query), queryset=models.Dataset.objects.all())
         assert filterset.is_valid()
         assert indexed_list(filterset, models.Dataset.objects.all()) is None
+
+
+def test_each_filterset_has_its_own_filters(small_catalog: SmallCatalog) -> None:
+    """catalog.filters.FilterCopies: shallow copies, each bound to its own FilterSet."""
+    first = DatasetFilterSet(QueryDict("organelle=nuc"), queryset=models.Dataset.objects.all())
+    second = DatasetFilterSet(QueryDict("organelle=mito"), queryset=models.Dataset.objects.all())
+    for name in ("organelle", "q", "organism"):
+        assert first.filters[name] is not second.filters[name]
+        assert first.filters[name].parent is first
+        assert second.filters[name].parent is second
+        assert first.filters[name].extra is not DatasetFilterSet.base_filters[name].extra
+        assert getattr(DatasetFilterSet.base_filters[name], "parent", None) is None
+    assert first.filters["organelle"].filter.f is first.filters["organelle"]  # its method, bound to it
+    assert [d.slug for d in first.qs] != [d.slug for d in second.qs]
+    assert {d.slug for d in first.qs} == {"jrc_hela-2", "jrc_mus-liver"}  # a crop, a segment label
