@@ -14,7 +14,7 @@ from catalog.indexing import refresh_derived
 from catalog.models import SavedState, Volume
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind, VolumeStatus
 from catalog.neuroglancer import recipe as ng
-from catalog.neuroglancer.links import neuroglancer_links
+from catalog.neuroglancer.links import STATE_URL_NAMES, neuroglancer_links
 from tests.factories import (
     CropFactory,
     DatasetFactory,
@@ -548,3 +548,12 @@ def test_viewer_page_without_a_build_says_so(client: Client, settings, tmp_path:
     assert response.status_code == 200
     assert b"not built" in response.content
     assert b"https://neuroglancer-demo.appspot.com/" in response.content
+
+
+@pytest.mark.parametrize(("kind", "key"), [("dataset", "jrc_hela-2"), ("volume", 7), ("crop", 112), ("view", 3)])
+def test_state_links_are_the_reversed_state_urls(kind: str, key: str | int) -> None:
+    """The state path is reversed once per process with a placeholder key (catalog.neuroglancer.links)."""
+    for _ in range(2):  # the first call reverses, the second reuses
+        assert neuroglancer_links(None, kind, key)["neuroglancer_state_url"] == reverse(
+            STATE_URL_NAMES[kind], args=[key]
+        )

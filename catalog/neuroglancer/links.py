@@ -8,12 +8,13 @@ and an inline link is offered only when it fits the redirect limit, else the sta
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import MAX_URL_REDIRECT_LENGTH
 
 from catalog.neuroglancer import recipe
@@ -51,6 +52,16 @@ def viewer_base_url(request: HttpRequest | None = None) -> str:
     return settings.PUBLIC_NEUROGLANCER_VIEWER_URL
 
 
+KEY_MARKS: dict[str, str] = {"dataset": "key-mark", "volume": "987654321", "crop": "987654321", "view": "987654321"}
+"""A key each state URL pattern accepts and no other part of its path holds."""
+
+
+@cache
+def _state_path(kind: Kind, script_prefix: str, urlconf: str | None) -> str:
+    """A state URL with ``KEY_MARKS[kind]`` for the key: reversed once, not once per list row."""
+    return reverse(STATE_URL_NAMES[kind], args=[KEY_MARKS[kind]])
+
+
 def neuroglancer_links(
     request: HttpRequest | None, kind: Kind, key: str | int, inline_length: int | None = None
 ) -> dict[str, str]:
@@ -58,7 +69,7 @@ def neuroglancer_links(
     viewer link opening it. ``neuroglancer_inline_url`` redirects to the viewer with the state
     inline when the state's inline fragment (``inline_length`` characters) fits the redirect
     limit; otherwise, or when the length is not known, it is the viewer link itself."""
-    path = reverse(STATE_URL_NAMES[kind], args=[key])
+    path = _state_path(kind, get_script_prefix(), get_urlconf()).replace(KEY_MARKS[kind], str(key), 1)
     state_url = request.build_absolute_uri(path) if request is not None else path
     viewer_base = viewer_base_url(request)
     viewer_link = recipe.viewer_url(viewer_base, state_url)
