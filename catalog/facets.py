@@ -288,12 +288,6 @@ class FacetIndex:
         chosen[found[known]] = True
         return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
 
-    def members(self, mask: int) -> np.ndarray:
-        """The bitmask as one boolean per position."""
-        size = len(self.ids)
-        packed = np.frombuffer(mask.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
-        return np.unpackbits(packed, bitorder="little", count=size).astype(bool)
-
     def at_most(self, nm: float) -> int:
         """Datasets whose coarsest axis is at most ``nm`` (unknown voxel sizes never are)."""
         if nm in self.buckets:
@@ -334,14 +328,15 @@ INDEXED_ORDERINGS = ("slug", "-slug", "title", "-title", "release_date", "-relea
 
 class IndexedList:
     """The datasets a (valid) FilterSet lets through, in one of ``INDEXED_ORDERINGS``, counted
-    and paged from the facet index: the count is a bit count, and a page is found by walking
-    the stored order, then fetched by primary key (``rows``: the list's queryset). What Django's
-    paginator needs: ``count()`` and slicing."""
+    and paged from the facet index: the count is a bit count, a page is the stored order's
+    positions the mask holds (one vectorised pass), then fetched by primary key (``rows``: the
+    list's queryset, or a function of the ids). What Django's paginator needs: ``count()`` and
+    slicing. The crop list uses it over its own index (``catalog.crop_index``)."""
 
     ordered = True
 
-    def __init__(self, index: FacetIndex, mask: int, order: array, rows: Any) -> None:
-        self.index, self.mask, self.order, self.rows = index, mask, order, rows
+    def __init__(self, index: Any, mask: int, order: array, rows: Any) -> None:
+        self.index, self.mask, self.order, self.fetch = index, mask, order, fetcher(rows)
 
     def count(self) -> int:
         return self.mask.bit_count()
@@ -349,21 +344,26 @@ class IndexedList:
     def __len__(self) -> int:
         return self.count()
 
-    def __getitem__(self, window: slice) -> list[Dataset]:
-        start, stop = window.start or 0, window.stop
-        bits = self.mask.to_bytes((len(self.index.ids) + 7) // 8, "little")
-        positions: list[int] = []
-        seen = 0
-        for position in self.order:
-            if bits[position >> 3] >> (position & 7) & 1:
-                if seen >= start:
-                    positions.append(position)
-                    if stop is not None and seen + 1 >= stop:
-                        break
-                seen += 1
-        ids = [self.index.ids[position] for position in positions]
-        found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
+    def __getitem__(self, window: slice) -> list[Any]:
+        in_order = np.frombuffer(self.order, dtype=np.uint32)
+        chosen = in_order[members(self.mask, len(self.index.ids))[in_order]][window]
+        ids = [self.index.ids[position] for position in chosen.tolist()]
+        found = {record.pk: record for record in self.fetch(ids)}
         return [found[pk] for pk in ids if pk in found]
+
+
+def fetcher(rows: Any) -> Callable[[list[int]], Iterable[Any]]:
+    """How a list reads a page's records by primary key: ``rows`` itself when it is a function,
+    else a queryset filtered to them."""
+    if callable(rows):
+        return rows
+    return lambda ids: rows.filter(pk__in=ids).order_by()
+
+
+def members(mask: int, size: int) -> np.ndarray:
+    """A bitmask over ``size`` positions as one boolean per position."""
+    packed = np.frombuffer(mask.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(packed, bitorder="little", count=size).astype(bool)
 
 
 class RankedList:
@@ -374,7 +374,7 @@ class RankedList:
     ordered = True
 
     def __init__(self, index: FacetIndex, positions: np.ndarray, ranks: np.ndarray, rows: Any) -> None:
-        self.index, self.positions, self.ranks, self.rows = index, positions, ranks, rows
+        self.index, self.positions, self.ranks, self.fetch = index, positions, ranks, fetcher(rows)
 
     def count(self) -> int:
         return len(self.positions)
@@ -387,7 +387,7 @@ class RankedList:
         slug_ranks = np.frombuffer(self.index.slug_ranks, dtype=np.uint32)[self.positions]
         order = np.lexsort((slug_ranks, -self.ranks))[start:stop]  # best rank first, then by slug
         ids = [self.index.ids[position] for position in self.positions[order].tolist()]
-        found = {dataset.pk: dataset for dataset in self.rows.filter(pk__in=ids).order_by()}
+        found = {record.pk: record for record in self.fetch(ids)}
         page = []
         for pk, rank in zip(ids, self.ranks[order].tolist(), strict=True):
             dataset = found.get(pk)
@@ -412,7 +412,7 @@ def indexed_list(filterset: DatasetFilterSet, rows: Any) -> IndexedList | Ranked
         hits = _searched(filterset, text, search.ranked_matches)
         found, known = index.locate(hits.ids)
         positions, ranks = found[known], hits.ranks[known]
-        allowed = index.members(mask)[positions]
+        allowed = members(mask, len(index.ids))[positions]
         return RankedList(index, positions[allowed], ranks[allowed], rows)
     ordering = data.get("ordering") or ["slug"]
     if len(ordering) != 1 or ordering[0] not in INDEXED_ORDERINGS:

@@ -6,7 +6,7 @@ hierarchy, and what a dataset is annotated with. Reads only: nothing here writes
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
@@ -153,6 +153,61 @@ def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
 
 RELATION_WIDTHS = {"tissues": 3, "dois": 2, "publications": 6, "collections": 2, "views": 5}
 RELATION_WIDTHS.update({name: 1 for name in (*VOCABULARY_RELATIONS[1:], "organelles")})
+
+
+class NamedRef(NamedTuple):
+    slug: str
+    name: str
+
+
+LIST_ROW_COLUMNS = (
+    "pk",
+    "slug",
+    "title",
+    "modality",
+    "fixation",
+    "voxel_size_x",
+    "voxel_size_y",
+    "voxel_size_z",
+    "release_date",
+    "thumbnail_url",
+    "viewer_problem",
+    "viewer_problem_field",
+    "inline_state_length",
+    "volume_count",
+    "crop_count",
+)
+
+
+class DatasetListRow:
+    """What a dataset list row shows, read as values (no model instance): the columns of
+    ``LIST_ROW_COLUMNS`` as attributes, ``organism`` and ``tissues`` as ``NamedRef``s, and
+    ``search_rank`` when the list is a search."""
+
+    def __init__(self, values: tuple[Any, ...], organism: NamedRef | None) -> None:
+        self.__dict__.update(zip(LIST_ROW_COLUMNS, values, strict=True))
+        self.organism = organism
+        self.tissues: list[NamedRef] = []
+        self.search_rank: float | None = None
+
+
+def dataset_list_rows(ids: list[int]) -> list[DatasetListRow]:
+    """The list rows of the datasets ``ids`` (in no particular order): two value queries, the
+    rows with their counts and organism, and their tissues by name."""
+    rows = (
+        Dataset.objects.filter(pk__in=ids)
+        .with_counts()
+        .order_by()
+        .values_list(*LIST_ROW_COLUMNS, "organism__slug", "organism__name")
+    )
+    found = {}
+    for *values, organism_slug, organism_name in rows:
+        organism = None if organism_slug is None else NamedRef(organism_slug, organism_name)
+        found[values[0]] = DatasetListRow(tuple(values), organism)
+    links = Dataset.tissues.through.objects.filter(dataset_id__in=ids).order_by("tissue__name")
+    for dataset_id, slug, name in links.values_list("dataset_id", "tissue__slug", "tissue__name"):
+        found[dataset_id].tissues.append(NamedRef(slug, name))
+    return list(found.values())
 
 
 def volume_queryset(*, detail: bool = False) -> QuerySet[Volume]:

@@ -75,7 +75,8 @@ ENDPOINTS = [
     # q: every match's rank from the search table as written (typos only when nothing matches),
     # filtered on the facet index: the organelle's lookup, the closure, rows and tissues.
     ("/api/datasets/?page_size=100&organelle=mito&organism=homo-sapiens&tissue=tissue-1&q=dataset", 6 + VERSION),
-    ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 4 + VERSION),
+    # An order the facet index does not keep: SQL counts and pages the ids, then the rows and tissues.
+    ("/api/datasets/?page_size=100&ordering=-crop_count&collection=challenge&has_crops=true", 5 + VERSION),
     # The record: its row, and every relation it lists in one query (selectors.dataset_relations).
     ("/api/datasets/{dataset}/", 2 + VERSION),
     # The organelle's lookup; the facet index of the version was built by the write that made it.

@@ -65,8 +65,8 @@ LIST_HANDLED = frozenset(
 )
 
 
-def dataset_rows(request: Any, datasets: list[Dataset]) -> list[dict[str, Any]]:
-    """``DatasetListSerializer(datasets, many=True).data``, from ``Dataset.objects.for_list()``."""
+def dataset_rows(request: Any, datasets: list[selectors.DatasetListRow]) -> list[dict[str, Any]]:
+    """``DatasetListSerializer(datasets, many=True).data``, from ``selectors.dataset_list_rows``."""
     columns, order = _column_fields(DatasetListSerializer, LIST_HANDLED)
     detail_path = reverse("dataset-detail", args=[SLUG_MARK])  # once, not once per row
     rows = []
@@ -75,11 +75,11 @@ def dataset_rows(request: Any, datasets: list[Dataset]) -> list[dict[str, Any]]:
         row = {
             "api_url": _absolute(request, detail_path.replace(SLUG_MARK, dataset.slug)),
             "organism": None if organism is None else {"slug": organism.slug, "name": organism.name},
-            "tissues": [{"slug": tissue.slug, "name": tissue.name} for tissue in dataset.tissues.all()],
+            "tissues": [{"slug": tissue.slug, "name": tissue.name} for tissue in dataset.tissues],
             "voxel_size": axis_vector(dataset, "voxel_size"),
             "volume_count": dataset.volume_count,
             "crop_count": dataset.crop_count,
-            "search_rank": getattr(dataset, "search_rank", None),
+            "search_rank": dataset.search_rank,
             **record_links(request, "dataset", dataset),
             **_columns(dataset, columns),
         }

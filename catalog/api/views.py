@@ -227,7 +227,9 @@ class DatasetViewSet(WritableCatalogViewSet):
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Dataset]:
-        if self.action in ("list", "facets"):
+        if self.action == "list":  # SQL orders it when the facet index cannot: the counts are sort keys
+            return Dataset.objects.with_counts()
+        if self.action == "facets":
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
             return Dataset.objects.for_citation()
@@ -247,13 +249,19 @@ class DatasetViewSet(WritableCatalogViewSet):
         return self._cached_read(self._retrieve, request, *args, **kwargs)
 
     def _list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The list, its rows written by plain functions (``catalog.api.payloads``), not DRF's."""
-        queryset = self.get_queryset()
-        filterset = StrictFilterBackend().validated_filterset(request, queryset, self)
+        """The list, its rows read as values and written by plain functions
+        (``selectors.dataset_list_rows``, ``catalog.api.payloads``), not DRF's."""
+        filterset = StrictFilterBackend().validated_filterset(request, self.get_queryset(), self)
         # Filters and orders the facet index knows are counted and paged there, not in SQL.
-        rows = facets.indexed_list(filterset, queryset) or filterset.qs
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(payloads.dataset_rows(request, page))
+        indexed = facets.indexed_list(filterset, selectors.dataset_list_rows)
+        if indexed is not None:
+            return self.get_paginated_response(payloads.dataset_rows(request, self.paginate_queryset(indexed)))
+        ranked = "search_rank" in filterset.qs.query.annotations  # a search in an order of its own
+        page = self.paginate_queryset(filterset.qs.values_list("pk", "search_rank" if ranked else "slug"))
+        found = {row.pk: row for row in selectors.dataset_list_rows([pk for pk, _ in page])}
+        for pk, rank in page:
+            found[pk].search_rank = rank if ranked else None
+        return self.get_paginated_response(payloads.dataset_rows(request, [found[pk] for pk, _ in page]))
 
     def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(payloads.dataset_record(request, self.get_object()))
