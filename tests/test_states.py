@@ -525,6 +525,7 @@ def test_viewer_defaults_to_the_self_hosted_build(rf, settings, tmp_path: Path) 
     )
 
     (tmp_path / "index.html").write_text("<!doctype html><title>built viewer</title>")
+    request = rf.get("/")  # the next request: one request decides its viewer once
     assert neuroglancer_links(request, "volume", 1)["neuroglancer_url"] == (
         "http://testserver/neuroglancer/#!http://testserver/api/states/volumes/1/"
     )

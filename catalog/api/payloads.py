@@ -23,7 +23,7 @@ from catalog.api.serializers import CropSerializer, DatasetDetailSerializer, Dat
 from catalog.models import Crop, CropContent, Dataset
 from catalog.models.base import axis_vector
 from catalog.models.crops import ClassContent, class_contents
-from catalog.neuroglancer.links import record_links
+from catalog.neuroglancer.links import absolute_url, record_links
 
 
 @cache
@@ -40,10 +40,6 @@ def _columns(record: Any, columns: tuple) -> dict[str, Any]:
         value = getattr(record, field.source)
         values[name] = None if value is None else field.to_representation(value)
     return values
-
-
-def _absolute(request: Any, path: str) -> str:
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 SLUG_MARK = "slug-mark"
@@ -73,7 +69,7 @@ def dataset_rows(request: Any, datasets: list[selectors.DatasetListRow]) -> list
     for dataset in datasets:
         organism = dataset.organism
         row = {
-            "api_url": _absolute(request, detail_path.replace(SLUG_MARK, dataset.slug)),
+            "api_url": absolute_url(request, detail_path.replace(SLUG_MARK, dataset.slug)),
             "organism": None if organism is None else {"slug": organism.slug, "name": organism.name},
             "tissues": [{"slug": tissue.slug, "name": tissue.name} for tissue in dataset.tissues],
             "voxel_size": axis_vector(dataset, "voxel_size"),
@@ -115,7 +111,7 @@ DETAIL_HANDLED = frozenset(
 
 
 def _list_url(request: Any, name: str, slug: str) -> str:
-    return _absolute(request, f"{reverse(name)}?{urlencode({'dataset': slug})}")
+    return absolute_url(request, f"{reverse(name)}?{urlencode({'dataset': slug})}")
 
 
 def _int(value: str | None) -> int | None:
@@ -145,12 +141,12 @@ def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
             {
                 "id": view.pk,
                 "name": name,
-                "api_url": _absolute(request, reverse("view-detail", args=[view.pk])),
+                "api_url": absolute_url(request, reverse("view-detail", args=[view.pk])),
                 **record_links(request, "view", view),
             }
         )
     record = {
-        "api_url": _absolute(request, reverse("dataset-detail", args=[slug])),
+        "api_url": absolute_url(request, reverse("dataset-detail", args=[slug])),
         "organism": None
         if organism is None
         else {
@@ -184,7 +180,7 @@ def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
             {
                 "slug": collection,
                 "title": title,
-                "api_url": _absolute(request, reverse("collection-detail", args=[collection])),
+                "api_url": absolute_url(request, reverse("collection-detail", args=[collection])),
             }
             for collection, title in related["collections"]
         ],
@@ -198,9 +194,9 @@ def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
             "crops": _list_url(request, "crop-list", slug),
             "views": _list_url(request, "view-list", slug),
             "benchmark_results": _list_url(request, "benchmarkresult-list", slug),
-            "citation": _absolute(request, reverse("dataset-citation", args=[slug])),
-            "jsonld": _absolute(request, reverse("dataset-jsonld", args=[slug])),
-            "datacite": _absolute(request, reverse("dataset-datacite", args=[slug])),
+            "citation": absolute_url(request, reverse("dataset-citation", args=[slug])),
+            "jsonld": absolute_url(request, reverse("dataset-jsonld", args=[slug])),
+            "datacite": absolute_url(request, reverse("dataset-datacite", args=[slug])),
         },
         **record_links(request, "dataset", dataset),
         **_columns(dataset, columns),
@@ -286,7 +282,7 @@ def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
     rows = []
     for crop in crops:
         row = {
-            "api_url": _absolute(request, detail_path.format(crop.number)),
+            "api_url": absolute_url(request, detail_path.format(crop.number)),
             "dataset": crop.dataset.slug,
             "voxel_size": axis_vector(crop, "voxel_size"),
             "translation": axis_vector(crop, "translation"),

@@ -19,7 +19,7 @@ from catalog import models, selectors
 from catalog.downloads import level_sizes
 from catalog.models.base import axis_vector
 from catalog.models.crops import crop_class_contents
-from catalog.neuroglancer.links import INLINE_URL_LIMIT, Kind, record_links
+from catalog.neuroglancer.links import INLINE_URL_LIMIT, Kind, absolute_url, record_links
 
 AXIS_SCHEMA = {
     "type": "object",
@@ -92,12 +92,8 @@ class ViewerProblemField(serializers.Field):
         return record_links(self.context.get("request"), self.kind, value)["viewer_problem"]
 
 
-def absolute(request: Any, path: str) -> str:
-    return request.build_absolute_uri(path) if request is not None else path
-
-
 def filtered_list_url(request: Any, name: str, **params: str) -> str:
-    return absolute(request, f"{reverse(name)}?{urlencode(params)}")
+    return absolute_url(request, f"{reverse(name)}?{urlencode(params)}")
 
 
 def doi_url(value: str | None) -> str | None:
@@ -347,9 +343,9 @@ class DatasetDetailSerializer(serializers.ModelSerializer):
             "crops": filtered_list_url(request, "crop-list", dataset=dataset.slug),
             "views": filtered_list_url(request, "view-list", dataset=dataset.slug),
             "benchmark_results": filtered_list_url(request, "benchmarkresult-list", dataset=dataset.slug),
-            "citation": absolute(request, reverse("dataset-citation", args=[dataset.slug])),
-            "jsonld": absolute(request, reverse("dataset-jsonld", args=[dataset.slug])),
-            "datacite": absolute(request, reverse("dataset-datacite", args=[dataset.slug])),
+            "citation": absolute_url(request, reverse("dataset-citation", args=[dataset.slug])),
+            "jsonld": absolute_url(request, reverse("dataset-jsonld", args=[dataset.slug])),
+            "datacite": absolute_url(request, reverse("dataset-datacite", args=[dataset.slug])),
         }
 
 
@@ -454,7 +450,7 @@ class VolumeSerializer(serializers.ModelSerializer):
         statistics = getattr(volume, "statistics", None)
         if statistics is None or not statistics.thumbnail:
             return None
-        return absolute(self.context.get("request"), statistics.thumbnail.url)
+        return absolute_url(self.context.get("request"), statistics.thumbnail.url)
 
 
 class LevelSizeSerializer(serializers.Serializer):
@@ -628,9 +624,9 @@ class CollectionDetailSerializer(CollectionSerializer):
     def get_links(self, collection: models.Collection) -> dict[str, str]:
         request = self.context.get("request")
         return {
-            "citation": absolute(request, reverse("collection-citation", args=[collection.slug])),
-            "jsonld": absolute(request, reverse("collection-jsonld", args=[collection.slug])),
-            "datacite": absolute(request, reverse("collection-datacite", args=[collection.slug])),
+            "citation": absolute_url(request, reverse("collection-citation", args=[collection.slug])),
+            "jsonld": absolute_url(request, reverse("collection-jsonld", args=[collection.slug])),
+            "datacite": absolute_url(request, reverse("collection-datacite", args=[collection.slug])),
         }
 
 

@@ -227,8 +227,8 @@ class DatasetViewSet(WritableCatalogViewSet):
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Dataset]:
-        if self.action == "list":  # SQL orders it when the facet index cannot: the counts are sort keys
-            return Dataset.objects.with_counts()
+        if self.action == "list":  # rows are read by selectors.dataset_list_rows
+            return Dataset.objects.all()
         if self.action == "facets":
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
@@ -256,8 +256,9 @@ class DatasetViewSet(WritableCatalogViewSet):
         indexed = facets.indexed_list(filterset, selectors.dataset_list_rows)
         if indexed is not None:
             return self.get_paginated_response(payloads.dataset_rows(request, self.paginate_queryset(indexed)))
-        ranked = "search_rank" in filterset.qs.query.annotations  # a search in an order of its own
-        page = self.paginate_queryset(filterset.qs.values_list("pk", "search_rank" if ranked else "slug"))
+        ordered = filterset.filter_queryset(Dataset.objects.with_counts())  # the counts are sort keys
+        ranked = "search_rank" in ordered.query.annotations  # a search in an order of its own
+        page = self.paginate_queryset(ordered.values_list("pk", "search_rank" if ranked else "slug"))
         found = {row.pk: row for row in selectors.dataset_list_rows([pk for pk, _ in page])}
         for pk, rank in page:
             found[pk].search_rank = rank if ranked else None

@@ -42,14 +42,33 @@ def self_hosted_viewer_available() -> bool:
     return (Path(settings.VIEWER_DIST_DIR) / "index.html").is_file()
 
 
+def absolute_url(request: HttpRequest | None, path: str) -> str:
+    """``request.build_absolute_uri(path)`` (``path`` itself without a request) for the paths
+    the portal reverses: the request's origin is worked out once, not once per link of a list."""
+    if request is None:
+        return path
+    if not path.startswith("/") or path.startswith("//") or "/." in path:
+        return request.build_absolute_uri(path)
+    origin = request.__dict__.get("_catalog_origin")
+    if origin is None:
+        origin = request.__dict__["_catalog_origin"] = request.build_absolute_uri("/")[:-1]
+    return origin + path
+
+
 def viewer_base_url(request: HttpRequest | None = None) -> str:
-    """The Neuroglancer that links open: the setting, else our /neuroglancer/, else the public one."""
+    """The Neuroglancer that links open: the setting, else our /neuroglancer/, else the public
+    one (decided once per request: a list asks for every row)."""
+    if request is not None and "_catalog_viewer" in request.__dict__:
+        return request.__dict__["_catalog_viewer"]
     if settings.NEUROGLANCER_VIEWER_URL:
-        return settings.NEUROGLANCER_VIEWER_URL
-    if self_hosted_viewer_available():
-        path = reverse("neuroglancer-viewer")
-        return request.build_absolute_uri(path) if request is not None else path
-    return settings.PUBLIC_NEUROGLANCER_VIEWER_URL
+        found = settings.NEUROGLANCER_VIEWER_URL
+    elif self_hosted_viewer_available():
+        found = absolute_url(request, reverse("neuroglancer-viewer"))
+    else:
+        found = settings.PUBLIC_NEUROGLANCER_VIEWER_URL
+    if request is not None:
+        request.__dict__["_catalog_viewer"] = found
+    return found
 
 
 KEY_MARKS: dict[str, str] = {"dataset": "key-mark", "volume": "987654321", "crop": "987654321", "view": "987654321"}
@@ -70,7 +89,7 @@ def neuroglancer_links(
     inline when the state's inline fragment (``inline_length`` characters) fits the redirect
     limit; otherwise, or when the length is not known, it is the viewer link itself."""
     path = _state_path(kind, get_script_prefix(), get_urlconf()).replace(KEY_MARKS[kind], str(key), 1)
-    state_url = request.build_absolute_uri(path) if request is not None else path
+    state_url = absolute_url(request, path)
     viewer_base = viewer_base_url(request)
     viewer_link = recipe.viewer_url(viewer_base, state_url)
     fits = inline_length is not None and recipe.inline_url_length(viewer_base, inline_length) <= INLINE_URL_LIMIT
