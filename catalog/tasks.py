@@ -163,6 +163,6 @@ def warm_indexes_after_change(**kwargs: Any) -> None:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             warm_indexes_task.apply(throw=True)  # not delay(): it would set up a broker connection
         else:
-            warm_indexes_task.delay()
+            warm_indexes_task.apply_async(retry=False)  # a broker that is down must not hold up the writer
     except Exception:
         logger.exception("The index warm-up of catalog version %s failed", kwargs.get("version"))

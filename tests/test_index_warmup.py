@@ -28,7 +28,7 @@ def test_a_write_builds_the_indexes_of_its_version(empty_cache) -> None:
     assert list(crop_index.ids) == [Crop.objects.get(number=7).pk]
 
 
-@pytest.mark.parametrize(("eager", "method"), [(False, "delay"), (True, "apply")])
+@pytest.mark.parametrize(("eager", "method"), [(False, "apply_async"), (True, "apply")])
 def test_a_warm_up_that_fails_leaves_the_write_done(
     monkeypatch, caplog, settings, empty_cache, eager: bool, method: str
 ) -> None:
