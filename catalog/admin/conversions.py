@@ -7,11 +7,10 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
+from catalog.admin.jobs import TIMELINE_FIELDS, FollowedJobAdmin, progress_bar
 from catalog.errors import CatalogError
 from catalog.models import ConversionPart, ConversionRun, ConversionTarget
-from catalog.models.jobs import JOB_FIELDS
 from catalog.services.conversion import resume_conversion
 from catalog.services.jobs import raise_if_not_enqueued
 
@@ -29,7 +28,7 @@ class ConversionTargetInline(admin.TabularInline):
 
 
 @admin.register(ConversionRun)
-class ConversionRunAdmin(admin.ModelAdmin):
+class ConversionRunAdmin(FollowedJobAdmin):
     """Runs are started with ``manage.py convert`` or ``POST /api/conversions/``; here they are followed."""
 
     list_display = ("id", "source", "dataset", "volume_name", "status", "progress", "bytes_written", "created_at")
@@ -49,25 +48,12 @@ class ConversionRunAdmin(admin.ModelAdmin):
         "voxel_size",
         "progress",
         *ConversionRun.OUTCOME_FIELDS,
-        "requested_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        *JOB_FIELDS,
+        *TIMELINE_FIELDS,
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     @admin.display(description="progress")
     def progress(self, run: ConversionRun) -> str:
-        return format_html(
-            '<progress value="{}" max="{}"></progress> {} / {} parts',
-            run.parts_done,
-            run.parts_total or 1,
-            run.parts_done,
-            run.parts_total,
-        )
+        return progress_bar(run.parts_done, run.parts_total, "parts")
 
     @admin.action(description="Run the selected conversions again (written parts are kept)")
     def resume(self, request: HttpRequest, queryset: QuerySet[ConversionRun]) -> None:

@@ -10,20 +10,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from catalog.admin.jobs import TIMELINE_FIELDS, progress_bar
 from catalog.errors import CatalogError
 from catalog.models import IngestRun, VolumeStatistics
-from catalog.models.jobs import JOB_FIELDS
 from catalog.services.ingest import start_ingest_run, validate_ingest_prefix
 from catalog.services.jobs import enqueue_job
 
 RESULT_FIELDS = (
     *(name for name in IngestRun.OUTCOME_FIELDS if not name.startswith("progress_")),
     "progress",
-    "requested_by",
-    "created_at",
-    "started_at",
-    "finished_at",
-    *JOB_FIELDS,
+    *TIMELINE_FIELDS,
 )
 
 
@@ -72,13 +68,7 @@ class IngestRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, run: IngestRun) -> str:
-        return format_html(
-            '<progress value="{}" max="{}"></progress> {} / {}',
-            run.progress_done,
-            run.progress_total or 1,
-            run.progress_done,
-            run.progress_total,
-        )
+        return progress_bar(run.progress_done, run.progress_total)
 
     def save_model(self, request: HttpRequest, obj: IngestRun, form: Any, change: bool) -> None:
         """Adding a run starts it: recorded as queued, sent to a worker once committed."""
