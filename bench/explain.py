@@ -46,7 +46,7 @@ def plan_requests() -> list[Plan]:
     samples = collect_samples(search=SEARCH_WORD)
     slug = samples.dataset_slugs[0] if samples.dataset_slugs else "missing"
     return [
-        Plan("the facet index of a new catalog version, built by its first facet request", "/api/datasets/facets/"),
+        Plan("the facet index of a new catalog version, as a write's warm-up builds it", "/api/datasets/facets/"),
         Plan("search, first page", f"/api/datasets/?q={SEARCH_WORD}", index_built=True),
         Plan("search, two words, second page", f"/api/datasets/?q={SEARCH_WORD}+membrane&page=2", index_built=True),
         Plan("search, two rarer words (the GIN index)", "/api/datasets/?q=golgi+liver", index_built=True),
