@@ -33,6 +33,7 @@ from catalog.models import (
     Volume,
 )
 from catalog.models.base import count_of
+from catalog.models.datasets import LIST_FIELDS
 from catalog.models.vocabulary import ClassGraph
 
 
@@ -164,18 +165,7 @@ class NamedRef(NamedTuple):
 
 LIST_ROW_COLUMNS = (
     "pk",
-    "slug",
-    "title",
-    "modality",
-    "fixation",
-    "voxel_size_x",
-    "voxel_size_y",
-    "voxel_size_z",
-    "release_date",
-    "thumbnail_url",
-    "viewer_problem",
-    "viewer_problem_field",
-    "inline_state_length",
+    *(name for name in LIST_FIELDS if name != "id" and not name.startswith("organism__")),
     "volume_count",
     "crop_count",
 )
