@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
+import redis
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -22,9 +24,9 @@ from catalog import freshness
 from catalog.models import CatalogVersion, Crop, Dataset, DatasetClass, Tissue, Volume
 from catalog.search import search_datasets
 from tests import factories
+from tests.fixtures.browser import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI") == "true"
 SERVICE_VARIABLES = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_KEY_PREFIX", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -74,16 +76,12 @@ def _clean_env(**env: str) -> dict[str, str]:
 
 def _postgres_and_redis_env() -> Iterator[dict[str, str]]:
     """A fresh PostgreSQL database and a private Redis key prefix; dropped afterwards."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    redis = pytest.importorskip("redis")
     name = f"portal_fresh_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=3).ping()
-    except Exception as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"PostgreSQL and Redis are not running here ({error}); CI runs this test")
+    except (psycopg2.OperationalError, redis.RedisError) as error:
+        skip_or_fail(f"PostgreSQL and Redis are not running here ({error}); CI runs this test")
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
