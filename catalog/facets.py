@@ -235,6 +235,22 @@ def union(masks: Iterable[int]) -> int:
     return found
 
 
+def locate(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each wanted id's position among ``sorted_ids``, and whether it is there at all."""
+    found = np.searchsorted(sorted_ids, wanted)
+    known = found < len(sorted_ids)
+    known[known] = sorted_ids[found[known]] == wanted[known]
+    return found, known
+
+
+def mask_of_ids(sorted_ids: np.ndarray, wanted: np.ndarray) -> int:
+    """The bitmask over ``sorted_ids`` of the wanted ids (ids not among them are ignored)."""
+    found, known = locate(sorted_ids, wanted)
+    chosen = np.zeros(len(sorted_ids), dtype=bool)
+    chosen[found[known]] = True
+    return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+
+
 def bitmask(positions: Iterable[int], size: int) -> int:
     """The bitmask with the given bit positions set."""
     buffer = bytearray((size + 7) // 8)
@@ -275,18 +291,11 @@ class FacetIndex:
 
     def locate(self, dataset_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each given dataset's bit position, and whether the index holds it at all."""
-        ids = np.frombuffer(self.ids, dtype=np.int64)
-        found = np.searchsorted(ids, dataset_ids)
-        known = found < len(ids)
-        known[known] = ids[found[known]] == dataset_ids[known]
-        return found, known
+        return locate(np.frombuffer(self.ids, dtype=np.int64), dataset_ids)
 
     def mask_of(self, dataset_ids: np.ndarray) -> int:
         """The bitmask of the given datasets (ids not in the index are ignored)."""
-        found, known = self.locate(dataset_ids)
-        chosen = np.zeros(len(self.ids), dtype=bool)
-        chosen[found[known]] = True
-        return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+        return mask_of_ids(np.frombuffer(self.ids, dtype=np.int64), dataset_ids)
 
     def at_most(self, nm: float) -> int:
         """Datasets whose coarsest axis is at most ``nm`` (unknown voxel sizes never are)."""
@@ -460,12 +469,7 @@ def _build_index() -> FacetIndex:
         """The bitmask of the datasets with these ids (a list, or SQLite's comma-joined text)."""
         if isinstance(ids, str):
             ids = ids.split(",")
-        wanted = np.asarray(ids, dtype=np.int64)
-        found = np.searchsorted(dataset_ids, wanted)
-        found = found[(found < size) & (dataset_ids[np.minimum(found, max(size - 1, 0))] == wanted)]
-        chosen = np.zeros(size, dtype=bool)
-        chosen[found] = True
-        return int.from_bytes(np.packbits(chosen, bitorder="little").tobytes(), "little")
+        return mask_of_ids(dataset_ids, np.asarray(ids, dtype=np.int64))
 
     def by_record(kind: str, groups: dict[int, Any]) -> dict[str, int]:
         records = vocabulary[kind]
