@@ -59,17 +59,21 @@ VOCABULARY_RELATIONS = ("tissues", "cell_types", "treatments", "institutions")
 RELATION_KINDS = (*VOCABULARY_RELATIONS, "dois", "publications", "collections", "views", "organelles")
 
 
-def _relation_parts() -> list[str]:
-    """One SELECT per relation a dataset record shows: (kind, position, up to six values as
-    text), each in its model's own order, numbered by the database so that its collation
-    and NULL order are the ones the ORM's ORDER BY would apply."""
+@cache
+def _relations_sql() -> tuple[str, int, dict[str, int]]:
+    """The UNION ALL of one SELECT per relation a dataset record shows: (kind, position, up
+    to six values as text), each in its model's own order, numbered by the database so that
+    its collation and NULL order are the ones the ORM's ORDER BY would apply. Written once per
+    process; with the number of its parameters and each relation's number of values."""
     quote = connection.ops.quote_name
     text = "CAST(NULL AS TEXT)"
+    widths: dict[str, int] = {}
 
     def cast(column: str) -> str:
         return f"CAST({column} AS TEXT)"
 
     def part(kind: str, order: str, columns: list[str], source: str) -> str:
+        widths[kind] = len(columns)
         values = ", ".join([*columns, *[text] * (6 - len(columns))])
         return f"SELECT {RELATION_KINDS.index(kind)}, ROW_NUMBER() OVER (ORDER BY {order}), {values} FROM {source}"
 
@@ -134,7 +138,7 @@ def _relation_parts() -> list[str]:
             f" ON k.label_class_id = c.id WHERE k.dataset_id = %s AND k.direct",
         )
     )
-    return parts
+    return " UNION ALL ".join(parts) + " ORDER BY 1, 2", len(parts), widths
 
 
 def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
@@ -144,18 +148,14 @@ def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
     ``(name,)``; dois ``(value, group)``; publications ``(id, title, authors, year, doi, url)``;
     collections ``(slug, title)``; views ``(id, name, viewer_problem, viewer_problem_field,
     inline_state_length)``. One UNION ALL query instead of a prefetch or query per relation."""
-    parts = _relation_parts()
+    sql, parameters, widths = _relations_sql()
     found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in RELATION_KINDS}
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2", [dataset_id] * len(parts))
+        cursor.execute(sql, [dataset_id] * parameters)
         for kind, _position, *values in cursor.fetchall():
             name = RELATION_KINDS[kind]
-            found[name].append(tuple(values[: RELATION_WIDTHS[name]]))
+            found[name].append(tuple(values[: widths[name]]))
     return found
-
-
-RELATION_WIDTHS = {"tissues": 3, "dois": 2, "publications": 6, "collections": 2, "views": 5}
-RELATION_WIDTHS.update({name: 1 for name in (*VOCABULARY_RELATIONS[1:], "organelles")})
 
 
 class NamedRef(NamedTuple):
