@@ -23,7 +23,7 @@ from catalog.api.serializers import CropSerializer, DatasetDetailSerializer, Dat
 from catalog.models import Crop, CropContent, Dataset
 from catalog.models.base import axis_vector
 from catalog.models.crops import ClassContent, class_contents
-from catalog.neuroglancer.links import absolute_url, record_links
+from catalog.neuroglancer.links import absolute_url, record_links, reverse_for
 
 
 @cache
@@ -42,8 +42,6 @@ def _columns(record: Any, columns: tuple) -> dict[str, Any]:
     return values
 
 
-SLUG_MARK = "slug-mark"
-"""A valid slug reversed once in place of each row's (slugs never hold a URL's special characters)."""
 LIST_HANDLED = frozenset(
     {
         "api_url",
@@ -64,12 +62,11 @@ LIST_HANDLED = frozenset(
 def dataset_rows(request: Any, datasets: list[selectors.DatasetListRow]) -> list[dict[str, Any]]:
     """``DatasetListSerializer(datasets, many=True).data``, from ``selectors.dataset_list_rows``."""
     columns, order = _column_fields(DatasetListSerializer, LIST_HANDLED)
-    detail_path = reverse("dataset-detail", args=[SLUG_MARK])  # once, not once per row
     rows = []
     for dataset in datasets:
         organism = dataset.organism
         row = {
-            "api_url": absolute_url(request, detail_path.replace(SLUG_MARK, dataset.slug)),
+            "api_url": absolute_url(request, reverse_for("dataset-detail", "dataset", dataset.slug)),
             "organism": None if organism is None else {"slug": organism.slug, "name": organism.name},
             "tissues": [{"slug": tissue.slug, "name": tissue.name} for tissue in dataset.tissues],
             "voxel_size": axis_vector(dataset, "voxel_size"),
@@ -266,7 +263,6 @@ def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
     carries a row per annotated class: two value queries read them for the whole page, instead
     of a model instance and a nested serializer per class of every crop."""
     columns, order = _column_fields(CropSerializer, CROP_HANDLED)
-    detail_path = reverse("crop-detail", args=[0]).replace("/0/", "/{}/")
     ids = [crop.pk for crop in crops]
     classes: dict[int, list[_ClassName]] = {pk: [] for pk in ids}
     links = Crop.label_classes.through.objects.filter(crop_id__in=ids)
@@ -282,7 +278,7 @@ def crop_rows(request: Any, crops: list[Crop]) -> list[dict[str, Any]]:
     rows = []
     for crop in crops:
         row = {
-            "api_url": absolute_url(request, detail_path.format(crop.number)),
+            "api_url": absolute_url(request, reverse_for("crop-detail", "crop", crop.number)),
             "dataset": crop.dataset.slug,
             "voxel_size": axis_vector(crop, "voxel_size"),
             "translation": axis_vector(crop, "translation"),

@@ -72,13 +72,19 @@ def viewer_base_url(request: HttpRequest | None = None) -> str:
 
 
 KEY_MARKS: dict[str, str] = {"dataset": "key-mark", "volume": "987654321", "crop": "987654321", "view": "987654321"}
-"""A key each state URL pattern accepts and no other part of its path holds."""
+"""A key each record's URL patterns accept and no other part of their paths holds."""
+
+
+def reverse_for(name: str, kind: Kind, key: str | int) -> str:
+    """``reverse(name, args=[key])`` for a URL named by a record's key: the pattern is reversed
+    once per process with ``KEY_MARKS[kind]`` in its place, not once per list row."""
+    path = _reversed_with_mark(name, KEY_MARKS[kind], get_script_prefix(), get_urlconf())
+    return path.replace(KEY_MARKS[kind], str(key), 1)
 
 
 @cache
-def _state_path(kind: Kind, script_prefix: str, urlconf: str | None) -> str:
-    """A state URL with ``KEY_MARKS[kind]`` for the key: reversed once, not once per list row."""
-    return reverse(STATE_URL_NAMES[kind], args=[KEY_MARKS[kind]])
+def _reversed_with_mark(name: str, mark: str, script_prefix: str, urlconf: str | None) -> str:
+    return reverse(name, args=[mark])
 
 
 def neuroglancer_links(
@@ -88,7 +94,7 @@ def neuroglancer_links(
     viewer link opening it. ``neuroglancer_inline_url`` redirects to the viewer with the state
     inline when the state's inline fragment (``inline_length`` characters) fits the redirect
     limit; otherwise, or when the length is not known, it is the viewer link itself."""
-    path = _state_path(kind, get_script_prefix(), get_urlconf()).replace(KEY_MARKS[kind], str(key), 1)
+    path = reverse_for(STATE_URL_NAMES[kind], kind, key)
     state_url = absolute_url(request, path)
     viewer_base = viewer_base_url(request)
     viewer_link = recipe.viewer_url(viewer_base, state_url)
