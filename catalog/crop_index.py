@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog import selectors
-from catalog.facets import IndexedList, bitmask, union, versioned_index
+from catalog.facets import IndexedList, bitmask, union
 from catalog.filters import CropFilterSet
+from catalog.freshness import versioned_index
 from catalog.models import Crop
 
 INDEXED_ORDERINGS = ("number", "-number")

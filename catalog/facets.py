@@ -308,27 +308,9 @@ class FacetIndex:
         return bitmask((n for n, value in enumerate(self.finest) if value >= nm), len(self.ids))
 
 
-_memo: dict[str, dict[str, Any]] = {}
-
-
-def versioned_index(name: str, build: Callable[[], T]) -> T:
-    """The index ``name`` of the current catalog version: kept in the process for its version
-    (a new version is a new key), else read from the versioned cache, else built."""
-    if freshness.cache_bypassed():
-        return build()
-    version = freshness.catalog_version()
-    kept = _memo.get(name)
-    if kept is not None and kept["version"] == version:
-        return kept["index"]
-    found = freshness.cached(name, "", build)
-    if version != "0":  # "0": no version row yet, which is no identity of the data
-        _memo[name] = {"version": version, "index": found}
-    return found
-
-
 def facet_index() -> FacetIndex:
     """The facet index of the current catalog version."""
-    return versioned_index("facet-index", _build_index)
+    return freshness.versioned_index("facet-index", _build_index)
 
 
 INDEXED_ORDERINGS = ("slug", "-slug", "title", "-title", "release_date", "-release_date")
@@ -398,10 +380,10 @@ class RankedList:
         ids = [self.index.ids[position] for position in self.positions[order].tolist()]
         found = {record.pk: record for record in self.fetch(ids)}
         page = []
-        for pk, rank in zip(ids, self.ranks[order].tolist(), strict=True):
+        for pk, rank in zip(ids, self.ranks[order], strict=True):
             dataset = found.get(pk)
             if dataset is not None:
-                dataset.search_rank = rank
+                dataset.search_rank = float(str(rank))  # a float4 reads as SQL gives it: its shortest digits
                 page.append(dataset)
         return page
 

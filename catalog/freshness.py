@@ -233,6 +233,25 @@ def cached(namespace: str, identity: str, compute: Callable[[], T], *, query: bo
     return value
 
 
+_memo: dict[str, dict[str, Any]] = {}
+"""Indexes kept in this process, by name, with the catalog version they were built for."""
+
+
+def versioned_index(name: str, build: Callable[[], T]) -> T:
+    """The index ``name`` of the current catalog version: kept in the process for its version
+    (a new version is a new key), else read from the versioned cache, else built."""
+    if cache_bypassed():
+        return build()
+    version = catalog_version()
+    kept = _memo.get(name)
+    if kept is not None and kept["version"] == version:
+        return kept["index"]
+    found = cached(name, "", build)
+    if version != "0":  # "0": no version row yet, which is no identity of the data
+        _memo[name] = {"version": version, "index": found}
+    return found
+
+
 # Change hook --------------------------------------------------------------------------------------
 
 

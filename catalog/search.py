@@ -5,7 +5,9 @@ organism, tissue, cell type, treatment and class names. A search joins it to the
 key, so counting and ranking the matches never reads the wide dataset rows.
 
 - PostgreSQL: a ``tsvector`` with a GIN index, matched with ``websearch_to_tsquery`` and ranked
-  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2).
+  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2). The list, search and facets read the same
+  matches and ranks from the vectors held in memory per catalog version
+  (``catalog.search_index``), so that a search does not rank every match in SQL.
 - SQLite: an FTS5 table with Porter stemming, matched with the same query turned into FTS5
   syntax (``fts5_query``) and ranked with ``bm25`` under the same column weights.
 
@@ -33,6 +35,7 @@ from django.db.models import F, FloatField, Func, QuerySet, Value
 from django.db.models.fields import BooleanField
 from django.db.models.functions import Length
 
+from catalog import search_index
 from catalog.indexing import MIN_WORD, words
 from catalog.models import Dataset, DatasetSearch, SearchWord
 
@@ -198,9 +201,14 @@ def _read_columns(matching: QuerySet, dtypes: tuple[type, ...]) -> list[np.ndarr
 
 
 def ranked_matches(query: str) -> SearchHits:
-    """Every dataset matching ``query`` (already corrected) with its relevance, read from the
-    narrow index table alone: one pass over the matches, no dataset row."""
-    if not is_postgresql() and not fts5_query(query):
+    """Every dataset matching ``query`` (already corrected) with its relevance: on PostgreSQL
+    from the in-memory search index (``catalog.search_index``), a phrase from the narrow index
+    table; on SQLite from FTS5."""
+    if is_postgresql():
+        found = search_index.find(query, ranked=True)
+        if found is not None:
+            return SearchHits(*found)
+    elif not fts5_query(query):
         return SearchHits(np.array([], dtype=np.int64), np.array([], dtype=np.float64))
     column = F("vector")
     matching = (
@@ -213,8 +221,13 @@ def ranked_matches(query: str) -> SearchHits:
 
 
 def matching_ids(query: str) -> SearchHits:
-    """Every dataset matching ``query`` (already corrected), unranked, from the narrow index table."""
-    if not is_postgresql() and not fts5_query(query):
+    """Every dataset matching ``query`` (already corrected), unranked, as ``ranked_matches``
+    finds them."""
+    if is_postgresql():
+        found = search_index.find(query, ranked=False)
+        if found is not None:
+            return SearchHits(found[0])
+    elif not fts5_query(query):
         return SearchHits(np.array([], dtype=np.int64))
     matching = DatasetSearch.objects.filter(Matches(F("vector"), query)).values_list("dataset_id")
     return SearchHits(*_read_columns(matching, (np.int64,)))

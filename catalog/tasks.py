@@ -146,13 +146,17 @@ def cutout_run_task(self: Task, run_id: int) -> None:
 
 @shared_task(name="catalog.warm_indexes", ignore_result=True)
 def warm_indexes_task() -> None:
-    """Build the facet and crop indexes of the current catalog version into the shared cache,
-    so that the first list, search or facet request after a write does not build them."""
+    """Build the facet, crop and (PostgreSQL) search indexes of the current catalog version into
+    the shared cache, so that the first list, search or facet request after a write does not."""
     from catalog.crop_index import crop_index
     from catalog.facets import facet_index
+    from catalog.search import is_postgresql
+    from catalog.search_index import search_index
 
     facet_index()
     crop_index()
+    if is_postgresql():
+        search_index()
 
 
 def warm_indexes_after_change(**kwargs: Any) -> None:

@@ -44,5 +44,5 @@ def test_a_warm_up_that_fails_leaves_the_write_done(
     assert Dataset.objects.filter(slug="ds-cold").exists()
     assert "index warm-up" in caplog.text
     assert freshness.cache_get("facet-index", "") is freshness.MISSING
-    facets._memo.clear()
+    freshness._memo.clear()
     assert sorted(facets.facet_index().ids) == sorted(Dataset.objects.values_list("pk", flat=True))
