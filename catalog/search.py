@@ -5,7 +5,7 @@ organism, tissue, cell type, treatment and class names. A search joins it to the
 key, so counting and ranking the matches never reads the wide dataset rows.
 
 - PostgreSQL: a ``tsvector`` with a GIN index, matched with ``websearch_to_tsquery`` and ranked
-  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2). The list, search and facets read the same
+  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2) of the query's words as alternatives (``Rank``). The list, search and facets read the same
   matches and ranks from the vectors held in memory per catalog version
   (``catalog.search_index``), so that a search does not rank every match in SQL.
 - SQLite: an FTS5 table with Porter stemming, matched with the same query turned into FTS5
@@ -44,6 +44,9 @@ MIN_SIMILARITY = 0.4
 FTS5_WEIGHTS = (0.0, 1.0, 0.4, 0.2)
 """bm25 weights of the FTS5 columns (dataset_id, primary_text, description, names): the weights
 ``ts_rank`` gives the A, B and C labels by default."""
+
+TSQUERY_OPERATORS = r" (&|<->|<[0-9]+>) "
+"""The binary operators of a tsquery's text form but OR (lexemes are quoted and hold no blank)."""
 
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -140,17 +143,19 @@ class Matches(_IndexExpression):
 
 
 class Rank(_IndexExpression):
-    """Relevance of the match, higher is better: ``ts_rank`` or ``-bm25`` (bm25 is lower-better)."""
+    """Relevance of the match, higher is better: on PostgreSQL ``ts_rank`` of the query's words
+    as alternatives (every operator read as ``|``: each word scores its weighted positions, and
+    the scores are averaged), as ``catalog.search_index`` ranks in memory; on SQLite ``-bm25``
+    (bm25 is lower-better). Not ``ts_rank`` of the query itself: for words joined by AND it
+    weighs every pair of their positions, which costs what the words' positions multiplied
+    cost in every matching dataset."""
 
     output_field = FloatField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
         column, params = compiler.compile(self.source_expressions[0])
-        return f"ts_rank({column}, websearch_to_tsquery(%s::regconfig, %s))", [
-            *params,
-            settings.SEARCH_CONFIG,
-            self.text,
-        ]
+        alternatives = "regexp_replace(websearch_to_tsquery(%s::regconfig, %s)::text, %s, ' | ', 'g')::tsquery"
+        return f"ts_rank({column}, {alternatives})", [*params, settings.SEARCH_CONFIG, self.text, TSQUERY_OPERATORS]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
         weights = ", ".join(str(weight) for weight in FTS5_WEIGHTS)

@@ -6,11 +6,12 @@ is read once per catalog version (at warm-up, ``catalog.tasks.warm_indexes_task`
 postings arrays; a query is then matched and ranked with numpy, in time that grows with the
 postings of its own words.
 
-The ranks are PostgreSQL's own: ``ts_rank`` with its default weights (D 0.1, C 0.2, B 0.4,
-A 1.0) and no normalisation, computed by the arithmetic of ``calc_rank_or`` and
-``calc_rank_and`` in PostgreSQL's ``tsrank.c``, step by step in single precision as the C code
-rounds it, so that a rank here equals the ``real`` that SQL returns and the SQL path and this
-one order ties alike. PostgreSQL still reads the words (``websearch_to_tsquery``: its parser,
+The ranks are PostgreSQL's own ``ts_rank`` (default weights D 0.1, C 0.2, B 0.4, A 1.0, no
+normalisation) of the query's words taken as alternatives (``catalog.search.Rank``): each word
+scores its weighted positions, the scores are averaged over the words. It is computed by the
+arithmetic of ``calc_rank_or`` in PostgreSQL's ``tsrank.c``, step by step in single precision as
+the C code rounds it, so that a rank here equals the ``real`` that SQL returns and both paths
+order ties alike. PostgreSQL still reads the words (``websearch_to_tsquery``: its parser,
 stemmer and stop words) in one query that reads no table. A query with a phrase (quoted words,
 or a hyphenated word, which PostgreSQL reads as a phrase) returns None: SQL matches it.
 """
@@ -28,11 +29,10 @@ from django.db import connection
 from catalog.freshness import versioned_index
 from catalog.models import DatasetSearch
 
-WEIGHT_OF_LABEL = {"D": 0.1, "C": 0.2, "B": 0.4, "A": 1.0}
-"""``ts_rank``'s default weight of each label, as the single-precision constants of tsrank.c."""
-_WEIGHTS = np.zeros(256, dtype=np.float32)
-for _label, _weight in WEIGHT_OF_LABEL.items():
-    _WEIGHTS[ord(_label)] = _weight
+LABEL_WEIGHTS = np.array([0.1, 0.2, 0.4, 1.0], dtype=np.float32)
+"""``ts_rank``'s default weight of the labels D, C, B and A: the single-precision constants of tsrank.c."""
+_LABEL_CODES = np.zeros(256, dtype=np.uint8)
+_LABEL_CODES[[ord(label) for label in "DCBA"]] = [0, 1, 2, 3]
 
 Node = tuple[str, Any]
 """A parsed tsquery: ("word", lexeme), ("not", node), ("and", [nodes]) or ("or", [nodes])."""
@@ -48,23 +48,29 @@ class SearchIndex:
     slots: dict[str, int]  # lexeme -> its slot
     entry_start: np.ndarray  # slot -> its entries: entry_start[slot]:entry_start[slot + 1]
     entry_doc: np.ndarray  # entry -> position of its dataset in ``ids``
-    entry_share: np.ndarray  # entry -> what calc_rank_or adds for it (double, before rounding)
     entry_occ: np.ndarray  # entry -> its occurrences: entry_occ[entry]:entry_occ[entry + 1]
     occ_position: np.ndarray  # occurrence -> word position in the dataset's text
-    occ_weight: np.ndarray  # occurrence -> weight of its label
+    occ_label: np.ndarray  # occurrence -> its weight label, 0 (D) to 3 (A)
 
-    def entries(self, lexeme: str) -> np.ndarray:
+    def entries(self, lexeme: str) -> slice:
         """The entries of ``lexeme`` (none when no dataset holds it)."""
         slot = self.slots.get(lexeme)
         if slot is None:
-            return np.zeros(0, dtype=np.int64)
-        return np.arange(self.entry_start[slot], self.entry_start[slot + 1])
+            return slice(0, 0)
+        return slice(int(self.entry_start[slot]), int(self.entry_start[slot + 1]))
 
     def holding(self, lexeme: str) -> np.ndarray:
         """Which datasets hold ``lexeme``, as a boolean per dataset."""
         found = np.zeros(len(self.ids), dtype=bool)
         found[self.entry_doc[self.entries(lexeme)]] = True
         return found
+
+    def shares(self, lexeme: str) -> tuple[np.ndarray, np.ndarray]:
+        """The datasets holding ``lexeme`` and what ``calc_rank_or`` adds for it in each."""
+        entries = self.entries(lexeme)
+        first, last = self.entry_occ[entries.start], self.entry_occ[entries.stop]
+        bounds = self.entry_occ[entries.start : entries.stop + 1] - first
+        return self.entry_doc[entries], _or_shares(LABEL_WEIGHTS[self.occ_label[first:last]], bounds)
 
 
 def search_index() -> SearchIndex:
@@ -73,45 +79,41 @@ def search_index() -> SearchIndex:
 
 
 def build_search_index() -> SearchIndex:
-    """Read every stored vector in one statement (one snapshot) as comma-joined columns."""
+    """Read every stored vector in one statement (one snapshot): a row per lexeme with its
+    datasets, their position counts, positions and weight labels as joined text, and a last
+    row, without a lexeme, of every dataset with a vector. About 2 s at 10,000 datasets."""
     table = connection.ops.quote_name(DatasetSearch._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH entry AS MATERIALIZED (
-                SELECT s.dataset_id, u.lexeme, u.positions, u.weights
-                FROM {table} AS s CROSS JOIN LATERAL unnest(s.vector) AS u
-            ), vocabulary AS MATERIALIZED (
-                SELECT lexeme, row_number() OVER () - 1 AS slot FROM (SELECT DISTINCT lexeme FROM entry) AS d
-            )
-            SELECT
-                (SELECT string_agg(dataset_id::text, ',') FROM {table} WHERE vector IS NOT NULL),
-                (SELECT array_agg(lexeme ORDER BY slot) FROM vocabulary),
-                string_agg(v.slot::text, ','), string_agg(e.dataset_id::text, ','),
-                string_agg(o.position::text, ','), string_agg(o.weight::text, '')
-            FROM entry AS e JOIN vocabulary AS v USING (lexeme)
-            CROSS JOIN LATERAL unnest(e.positions, e.weights) AS o(position, weight)
-            """
+            "SELECT u.lexeme, string_agg(s.dataset_id::text, ','),"
+            " string_agg(array_length(u.positions, 1)::text, ','),"
+            " string_agg(array_to_string(u.positions, ','), ','), string_agg(array_to_string(u.weights, ''), '')"
+            f" FROM {table} AS s CROSS JOIN LATERAL unnest(s.vector) AS u GROUP BY u.lexeme"
+            f" UNION ALL SELECT NULL, string_agg(dataset_id::text, ','), NULL, NULL, NULL FROM {table}"
+            " WHERE vector IS NOT NULL"
         )
-        ids_text, lexemes, slot_text, dataset_text, position_text, weight_text = cursor.fetchone()
-    ids = np.unique(_numbers(ids_text))
-    slot, position = _numbers(slot_text), _numbers(position_text)
-    doc = np.searchsorted(ids, _numbers(dataset_text))
-    weight = _WEIGHTS[np.frombuffer((weight_text or "").encode("ascii"), dtype=np.uint8)]
-    order = np.lexsort((position, doc, slot))
-    slot, doc, position, weight = slot[order], doc[order], position[order], weight[order]
-    starts = np.flatnonzero(np.r_[True, (slot[1:] != slot[:-1]) | (doc[1:] != doc[:-1])]) if len(slot) else slot
-    entry_occ = np.r_[starts, len(slot)].astype(np.int64)
-    entry_slot = slot[starts]
+        rows = cursor.fetchall()
+    postings = [row for row in rows if row[0] is not None]
+    ids = np.unique(_numbers(next(row[1] for row in rows if row[0] is None)))
+    per_lexeme = np.array([row[1].count(",") + 1 for row in postings], dtype=np.int64)
+    doc = np.searchsorted(ids, _numbers(",".join(row[1] for row in postings))).astype(np.int32)
+    counts = _numbers(",".join(row[2] for row in postings))
+    position = _numbers(",".join(row[3] for row in postings)).astype(np.int16)
+    label = _LABEL_CODES[np.frombuffer("".join(row[4] for row in postings).encode("ascii"), dtype=np.uint8)]
+    if counts.sum() != len(position) or len(position) != len(label):
+        raise ValueError("a search vector without positions: the index needs the positions to_tsvector writes")
+    # Entries ascend by dataset within each lexeme; occurrences follow their entries.
+    order = np.lexsort((doc, np.repeat(np.arange(len(postings)), per_lexeme)))
+    entry_occ = np.r_[0, np.cumsum(counts[order])]
+    taken = np.repeat((np.cumsum(counts) - counts)[order], counts[order]) + _ordinals(entry_occ)
     return SearchIndex(
         ids=ids,
-        slots={lexeme: n for n, lexeme in enumerate(lexemes or [])},
-        entry_start=np.searchsorted(entry_slot, np.arange(len(lexemes or []) + 1)),
-        entry_doc=doc[starts],
-        entry_share=_or_shares(weight, entry_occ),
+        slots={row[0]: n for n, row in enumerate(postings)},
+        entry_start=np.r_[0, np.cumsum(per_lexeme)],
+        entry_doc=doc[order],
         entry_occ=entry_occ,
-        occ_position=position.astype(np.int32),
-        occ_weight=weight,
+        occ_position=position[taken],
+        occ_label=label[taken],
     )
 
 
@@ -252,76 +254,17 @@ def find(text: str, *, ranked: bool) -> tuple[np.ndarray, np.ndarray | None] | N
 
 
 def rank(index: SearchIndex, node: Node, docs: np.ndarray) -> np.ndarray:
-    """``ts_rank`` of each dataset of ``docs`` (positions in ``index.ids``): ``calc_rank_and``
-    when the query's root is AND over two or more distinct words, else ``calc_rank_or``; the
-    words in the order tsrank.c sorts them (bytewise)."""
+    """The rank of each dataset of ``docs`` (positions in ``index.ids``): ``ts_rank`` of the
+    query's distinct words as alternatives (tsrank.c's ``calc_rank_or``), words in the order
+    tsrank.c sorts them (bytewise); ``catalog.search.Rank`` ranks SQL's matches the same way."""
     items = sorted(set(_lexemes(node)), key=lambda lexeme: lexeme.encode())
-    proximity = node[0] == "and" and len(items) >= 2
-    ranks = _and_ranks(index, items, docs) if proximity else _or_ranks(index, items, docs)
-    return np.where(ranks < 0, np.float32(1e-20), ranks)
+    return _or_ranks(index, items, docs)
 
 
 def _or_ranks(index: SearchIndex, items: list[str], docs: np.ndarray) -> np.ndarray:
     """Each word's share added in single precision, in word order, then divided by the count."""
     total = np.zeros(len(index.ids), dtype=np.float32)
     for lexeme in items:
-        entries = index.entries(lexeme)
-        held = index.entry_doc[entries]
-        total[held] = (total[held].astype(np.float64) + index.entry_share[entries]).astype(np.float32)
+        held, shares = index.shares(lexeme)
+        total[held] = (total[held].astype(np.float64) + shares).astype(np.float32)
     return total[docs] / np.float32(len(items))
-
-
-def _and_ranks(index: SearchIndex, items: list[str], docs: np.ndarray) -> np.ndarray:
-    """calc_rank_and: every pair of positions of two different words in a dataset, at distance
-    d > 0, weighs sqrt(w1 * w2 * word_distance(d)); the rank starts at the first pair's weight
-    and takes each next weight c as 1 - (1 - rank) * (1 - c), in the C loops' order. -1 where
-    no pair is."""
-    wanted = np.zeros(len(index.ids), dtype=bool)
-    wanted[docs] = True
-    counts = np.diff(index.entry_occ)
-    held = []
-    for lexeme in items:
-        entries = index.entries(lexeme)
-        held.append(entries[wanted[index.entry_doc[entries]]])
-    pair_docs, pair_numbers, pair_steps, pair_weights = [], [], [], []
-    for i in range(len(items)):
-        for k in range(i):
-            common, at_i, at_k = np.intersect1d(
-                index.entry_doc[held[i]], index.entry_doc[held[k]], assume_unique=True, return_indices=True
-            )
-            entry_i, entry_k = held[i][at_i], held[k][at_k]
-            per_doc = counts[entry_i] * counts[entry_k]
-            group = np.repeat(np.arange(len(common)), per_doc)
-            within = np.arange(per_doc.sum()) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
-            across = counts[entry_k][group]
-            occ_i = index.entry_occ[entry_i][group] + within // across
-            occ_k = index.entry_occ[entry_k][group] + within % across
-            distance = np.abs(index.occ_position[occ_i] - index.occ_position[occ_k])
-            apart = distance != 0
-            pair_docs.append(common[group][apart])
-            pair_numbers.append(np.full(int(apart.sum()), len(pair_numbers)))
-            pair_steps.append(within[apart])
-            weights = index.occ_weight[occ_i][apart], index.occ_weight[occ_k][apart]
-            pair_weights.append(_pair_weight(*weights, distance[apart]))
-    ranks = np.full(len(index.ids), -1.0, dtype=np.float32)
-    if pair_docs:
-        doc, weight = np.concatenate(pair_docs), np.concatenate(pair_weights)
-        order = np.lexsort((np.concatenate(pair_steps), np.concatenate(pair_numbers), doc))
-        doc, weight = doc[order], weight[order]
-        starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]]) if len(doc) else doc
-        step = np.arange(len(doc)) - np.repeat(starts, np.diff(np.r_[starts, len(doc)]))
-        for n in range(int(step.max(initial=-1)) + 1):  # one step of every dataset's sequence at a time
-            now = step == n
-            at, curw = doc[now], weight[now]
-            before = ranks[at]
-            combined = (1.0 - (1.0 - before.astype(np.float64)) * (1.0 - curw.astype(np.float64))).astype(np.float32)
-            ranks[at] = np.where(before < 0, curw, combined)
-    return ranks[docs]
-
-
-def _pair_weight(first: np.ndarray, second: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """sqrt(w1 * w2 * word_distance(d)), with tsrank.c's roundings: the weights multiplied in
-    single precision, word_distance computed in double and returned in single."""
-    near = (1.0 / (1.005 + 0.05 * np.exp(distance.astype(np.float32).astype(np.float64) / 1.5 - 2))).astype(np.float32)
-    word_distance = np.where(distance > 100, np.float32(1e-30), near)
-    return np.sqrt(((first * second) * word_distance).astype(np.float64)).astype(np.float32)
