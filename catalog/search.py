@@ -5,9 +5,10 @@ organism, tissue, cell type, treatment and class names. A search joins it to the
 key, so counting and ranking the matches never reads the wide dataset rows.
 
 - PostgreSQL: a ``tsvector`` with a GIN index, matched with ``websearch_to_tsquery`` and ranked
-  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2) of the query's words as alternatives (``Rank``). The list, search and facets read the same
-  matches and ranks from the vectors held in memory per catalog version
-  (``catalog.search_index``), so that a search does not rank every match in SQL.
+  with ``ts_rank`` (weights A 1.0, B 0.4, C 0.2) of the query's words as alternatives
+  (``Rank``). The list, search and facets read the same matches and ranks from the vectors
+  held in memory per catalog version (``catalog.search_index``), so that a search does not
+  rank every match in SQL.
 - SQLite: an FTS5 table with Porter stemming, matched with the same query turned into FTS5
   syntax (``fts5_query``) and ranked with ``bm25`` under the same column weights.
 

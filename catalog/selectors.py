@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
-from catalog import freshness
+from catalog import freshness, prepared
 from catalog.models import (
     DOI,
     BenchmarkResult,
@@ -141,6 +141,57 @@ def _relations_sql() -> tuple[str, int, dict[str, int]]:
     return " UNION ALL ".join(parts) + " ORDER BY 1, 2", len(parts), widths
 
 
+def dataset_for_record(slug: str) -> Dataset | None:
+    """The dataset ``slug`` as ``Dataset.objects.for_record()`` reads it for the API record (its
+    organism, its volume, crop and view counts), by SQL written once per process: building and
+    compiling that ORM query cost more than running it. None when no dataset has the slug."""
+    sql, dataset_fields, organism_fields = _record_sql()
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = _converted(row, [*dataset_fields, *organism_fields])
+    dataset = Dataset.from_db(
+        connection.alias, [field.attname for field in dataset_fields], values[: len(dataset_fields)]
+    )
+    organism_values = values[len(dataset_fields) : len(dataset_fields) + len(organism_fields)]
+    if organism_values[0] is not None:
+        dataset.organism = Organism.from_db(
+            connection.alias, [field.attname for field in organism_fields], organism_values
+        )
+    dataset.volume_count, dataset.crop_count, dataset.view_count = row[len(values) :]
+    return dataset
+
+
+def _converted(row: tuple[Any, ...], fields: list[Any]) -> list[Any]:
+    """The row's first ``len(fields)`` values as the ORM would hand them over (the database's
+    and the fields' converters: dates on SQLite, JSON text, ...)."""
+    values = []
+    for field, value in zip(fields, row, strict=False):
+        column = field.get_col(field.model._meta.db_table)
+        for converter in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
+            value = converter(value, column, connection)
+        values.append(value)
+    return values
+
+
+@cache
+def _record_sql() -> tuple[str, list[Any], list[Any]]:
+    quote = connection.ops.quote_name
+    dataset_fields = list(Dataset._meta.concrete_fields)
+    organism_fields = list(Organism._meta.concrete_fields)
+    columns = [f"d.{quote(field.column)}" for field in dataset_fields]
+    columns += [f"o.{quote(field.column)}" for field in organism_fields]
+    for model in (Volume, Crop, CuratedView):
+        columns.append(f"(SELECT COUNT(*) FROM {quote(model._meta.db_table)} x WHERE x.dataset_id = d.id)")
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Dataset._meta.db_table)} d"
+        f" LEFT JOIN {quote(Organism._meta.db_table)} o ON o.id = d.organism_id WHERE d.slug = %s"
+    )
+    return sql, dataset_fields, organism_fields
+
+
 def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
     """Everything a dataset record lists besides its own row, by relation, each in its model's
     order, as tuples of text values (None for NULL): tissues ``(slug, name, uberon_id)``;
@@ -151,7 +202,7 @@ def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
     sql, parameters, widths = _relations_sql()
     found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in RELATION_KINDS}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [dataset_id] * parameters)
+        prepared.execute(cursor, sql, [dataset_id] * parameters)
         for kind, _position, *values in cursor.fetchall():
             name = RELATION_KINDS[kind]
             found[name].append(tuple(values[: widths[name]]))
@@ -191,16 +242,19 @@ def dataset_list_rows(ids: list[int]) -> list[DatasetListRow]:
         return []
     rows_sql, tissues_sql = _list_row_sql()
     found = {}
-    marks = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":  # one prepared statement for any number of ids
+        members, parameters = "= ANY(%s::bigint[])", [list(ids)]
+    else:
+        members, parameters = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     with connection.cursor() as cursor:
-        cursor.execute(rows_sql.format(ids=marks), ids)
+        prepared.execute(cursor, rows_sql.format(ids=members), parameters)
         for *values, organism_slug, organism_name in cursor.fetchall():
             release = values[LIST_ROW_COLUMNS.index("release_date")]
             if isinstance(release, str):  # SQLite hands back text
                 values[LIST_ROW_COLUMNS.index("release_date")] = datetime.date.fromisoformat(release)
             organism = None if organism_slug is None else NamedRef(organism_slug, organism_name)
             found[values[0]] = DatasetListRow(tuple(values), organism)
-        cursor.execute(tissues_sql.format(ids=marks), ids)
+        prepared.execute(cursor, tissues_sql.format(ids=members), parameters)
         for dataset_id, slug, name in cursor.fetchall():
             found[dataset_id].tissues.append(NamedRef(slug, name))
     return list(found.values())
@@ -214,13 +268,13 @@ def _list_row_sql() -> tuple[str, str]:
         columns.append(f"(SELECT COUNT(*) FROM {quote(model._meta.db_table)} x WHERE x.dataset_id = d.id)")
     rows = (
         f"SELECT {', '.join(columns)}, o.slug, o.name FROM {quote(Dataset._meta.db_table)} d"
-        f" LEFT JOIN {quote(Organism._meta.db_table)} o ON o.id = d.organism_id WHERE d.id IN ({{ids}})"
+        f" LEFT JOIN {quote(Organism._meta.db_table)} o ON o.id = d.organism_id WHERE d.id {{ids}}"
     )
     link = Dataset._meta.get_field("tissues")
     tissues = (
         f"SELECT l.{quote(link.m2m_column_name())}, t.slug, t.name FROM {quote(Tissue._meta.db_table)} t"
         f" JOIN {quote(link.m2m_db_table())} l ON l.{quote(link.m2m_reverse_name())} = t.id"
-        f" WHERE l.{quote(link.m2m_column_name())} IN ({{ids}}) ORDER BY t.name"
+        f" WHERE l.{quote(link.m2m_column_name())} {{ids}} ORDER BY t.name"
     )
     return rows, tissues
 

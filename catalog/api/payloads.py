@@ -125,7 +125,7 @@ class _View(NamedTuple):
 
 
 def dataset_record(request: Any, dataset: Dataset) -> dict[str, Any]:
-    """``DatasetDetailSerializer(dataset).data``, from ``Dataset.objects.for_record()``: every
+    """``DatasetDetailSerializer(dataset).data``, from ``selectors.dataset_for_record``: every
     relation the record lists comes from one query (``selectors.dataset_relations``)."""
     columns, order = _column_fields(DatasetDetailSerializer, DETAIL_HANDLED)
     organism = dataset.organism

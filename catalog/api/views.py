@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -98,9 +98,12 @@ class CatalogViewSet(viewsets.GenericViewSet):
         """Filters apply to lists; a detail URL names its record whatever the querystring says."""
         if self.action in ("list", "facets"):
             return super().filter_queryset(queryset)
-        allowed = set(self.detail_query_parameters) | format_parameter(self)
-        reject_unknown_parameters(self.request, allowed)
+        self.reject_detail_parameters()
         return queryset
+
+    def reject_detail_parameters(self) -> None:
+        """A 400 for any query parameter the detail route does not read."""
+        reject_unknown_parameters(self.request, set(self.detail_query_parameters) | format_parameter(self))
 
 
 @dataclass(frozen=True)
@@ -233,8 +236,6 @@ class DatasetViewSet(WritableCatalogViewSet):
             return Dataset.objects.for_list()
         if self.action in ("citation", "jsonld", "datacite"):
             return Dataset.objects.for_citation()
-        if self.action == "retrieve":  # payloads.dataset_record reads the relations in one query
-            return Dataset.objects.for_record()
         return Dataset.objects.for_detail()
 
     def get_serializer_class(self) -> type[BaseSerializer]:
@@ -265,7 +266,14 @@ class DatasetViewSet(WritableCatalogViewSet):
         return self.get_paginated_response(payloads.dataset_rows(request, [found[pk] for pk, _ in page]))
 
     def _retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(payloads.dataset_record(request, self.get_object()))
+        """The record, its row read by SQL written once per process (``selectors.dataset_for_record``)
+        and its relations in one query; DRF's ``get_object`` built and compiled an ORM query each time."""
+        self.reject_detail_parameters()
+        dataset = selectors.dataset_for_record(kwargs[self.lookup_field])
+        if dataset is None:
+            raise Http404
+        self.check_object_permissions(request, dataset)
+        return Response(payloads.dataset_record(request, dataset))
 
     def _detail(self, slug: str, created: bool) -> Response:
         dataset = Dataset.objects.for_detail().get(slug=slug)
