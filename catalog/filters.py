@@ -75,15 +75,24 @@ class CatalogFilterSetMetaclass(FilterSetMetaclass):
 class SharedFields(dict):
     """A FilterSet form class's fields. Django deep-copies a form's fields for every instance, so
     that what one instance changes in them stays its own (about 2 ms for the dataset filters'
-    querysets and choices); a FilterSet makes its form class afresh from its own filter copies,
-    and nothing changes a field once made, so each form takes them as they are."""
+    querysets and choices); nothing changes these fields once made, so every form takes them
+    as they are."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
         return dict(self)
 
 
 class CatalogFilterSet(filters.FilterSet, metaclass=CatalogFilterSetMetaclass):
-    """The base of the catalog's FilterSets (``FilterCopies``, ``SharedFields``)."""
+    """The base of the catalog's FilterSets (``FilterCopies``, ``SharedFields``). Each filter's
+    form field is made once per process, by the first FilterSet, and kept on the class's own
+    filter, whose copies share it: the catalog's filters read fixed querysets and choices, so
+    their fields depend on no request (django-filter made 11 fields a request)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, original in type(self).base_filters.items():
+            if not hasattr(original, "_field"):
+                original._field = self.filters[name].field
 
     def get_form_class(self) -> type:
         form_class = super().get_form_class()
