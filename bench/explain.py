@@ -35,8 +35,8 @@ class Plan:
     label: str
     path: str
     index_built: bool = False
-    """Build the facet index of the new catalog version before the request (as the first facet,
-    list or search request of a version does), so that only the request's own queries show."""
+    """Build the facet and search indexes of the new catalog version before the request (as a
+    write's warm-up does), so that only the request's own queries show."""
 
 
 def plan_requests() -> list[Plan]:
@@ -49,7 +49,12 @@ def plan_requests() -> list[Plan]:
         Plan("the facet index of a new catalog version, as a write's warm-up builds it", "/api/datasets/facets/"),
         Plan("search, first page", f"/api/datasets/?q={SEARCH_WORD}", index_built=True),
         Plan("search, two words, second page", f"/api/datasets/?q={SEARCH_WORD}+membrane&page=2", index_built=True),
-        Plan("search, two rarer words (the GIN index)", "/api/datasets/?q=golgi+liver", index_built=True),
+        Plan("search, two rarer words", "/api/datasets/?q=golgi+liver", index_built=True),
+        Plan(
+            "search, a phrase (matched in SQL: the GIN index)",
+            '/api/datasets/?q="endoplasmic+reticulum"',
+            index_built=True,
+        ),
         Plan("facet counts, unfiltered", "/api/datasets/facets/", index_built=True),
         Plan("facet counts, one organism", f"/api/datasets/facets/?organism={samples.organism}", index_built=True),
         Plan("facet counts, with a search", f"/api/datasets/facets/?q={SEARCH_WORD}", index_built=True),
@@ -63,18 +68,22 @@ def plan_requests() -> list[Plan]:
 
 
 def capture(client: Any, path: str, *, index_built: bool = False) -> tuple[Any, list[dict[str, str]], float]:
-    """Request ``path`` with empty caches (but the facet index, with ``index_built``); the
-    response, its queries and its wall time (ms)."""
+    """Request ``path`` with empty caches (but the facet and search indexes, with
+    ``index_built``); the response, its queries and its wall time (ms)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from catalog.facets import facet_index
     from catalog.freshness import bump_catalog_version
+    from catalog.search import is_postgresql
+    from catalog.search_index import search_index
 
     client.get(path)  # imports, connections, the class graph: not what is measured
     bump_catalog_version()
     if index_built:
         facet_index()
+        if is_postgresql():
+            search_index()
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         response = client.get(path)
@@ -90,8 +99,15 @@ def explain(sql: str) -> list[str]:
         return [line for (line,) in cursor.fetchall()]
 
 
-def _is_select(sql: str) -> bool:
-    return sql.lstrip().upper().startswith(("SELECT", "WITH"))
+def explainable(sql: str) -> str | None:
+    """What to EXPLAIN of a captured query: a SELECT as it is; of a prepared statement
+    (``catalog.prepared``: prepared in this session by the request itself), its EXECUTE."""
+    text = sql.lstrip()
+    if text.upper().startswith(("SELECT", "WITH", "EXECUTE")):
+        return text
+    if text.upper().startswith("PREPARE") and "; EXECUTE " in text:
+        return "EXECUTE " + text.rsplit("; EXECUTE ", 1)[1]
+    return None
 
 
 def print_request(
@@ -102,19 +118,19 @@ def print_request(
     total_sql = sum(float(q["time"]) for q in queries) * 1000
     summary = f"HTTP {response.status_code}, {elapsed:.1f} ms, {len(queries)} queries, {total_sql:.1f} ms SQL"
     if index_built:
-        summary += " (facet index of the version already built)"
+        summary += " (the version's facet and search indexes already built)"
     if markdown:
         print(f"\n#### {label}: `{path}`\n\n{summary}.\n")
     else:
         print(f"\n=== {label}{': ' if label else ''}{path}: {summary}")
         for index, query in enumerate(queries):
             print(f"[{index}] {float(query['time']) * 1000:8.1f} ms  {query['sql'][:300]}")
-    chosen = [q for q in queries if _is_select(q["sql"])]
+    chosen = [q for q in queries if explainable(q["sql"])]
     if top is not None:
         chosen = sorted(chosen, key=lambda q: float(q["time"]), reverse=True)[:top]
     for query in chosen:
         index = queries.index(query)
-        plan = "\n".join(explain(query["sql"]))
+        plan = "\n".join(explain(explainable(query["sql"])))
         if markdown:
             print(f"Query {index} ({float(query['time']) * 1000:.1f} ms):\n\n```sql\n{query['sql']}\n```\n")
             print(f"```text\n{plan}\n```\n")
