@@ -237,16 +237,35 @@ _memo: dict[str, dict[str, Any]] = {}
 """Indexes kept in this process, by name, with the catalog version they were built for."""
 
 
+def _index_key(name: str) -> str:
+    return f"index:{name}"
+
+
+def stored_index(name: str) -> Any:
+    """The index ``name`` the shared cache holds for the current catalog version, else ``MISSING``."""
+    stored = cache_call(lambda: cache.get(_index_key(name)), None)
+    if stored is not None and stored[0] == catalog_version():
+        return stored[1]
+    return MISSING
+
+
 def versioned_index(name: str, build: Callable[[], T]) -> T:
-    """The index ``name`` of the current catalog version: kept in the process for its version
-    (a new version is a new key), else read from the versioned cache, else built."""
+    """The index ``name`` of the current catalog version: kept in the process for its version,
+    else read from the shared cache, else built and stored there. The shared cache holds one
+    copy per name, the latest version's, under one key: an index is large (the search index is
+    20 MB at 10,000 datasets) and worthless once the catalog changes, so the copies of older
+    versions must not wait for their expiry."""
     if cache_bypassed():
         return build()
     version = catalog_version()
     kept = _memo.get(name)
     if kept is not None and kept["version"] == version:
         return kept["index"]
-    found = cached(name, "", build)
+    found = stored_index(name)
+    if found is MISSING:
+        found = build()
+        seconds = settings.CATALOG_CACHE_SECONDS
+        cache_call(lambda: cache.set(_index_key(name), (version, found), timeout=seconds), None)
     if version != "0":  # "0": no version row yet, which is no identity of the data
         _memo[name] = {"version": version, "index": found}
     return found
