@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ def plan_requests() -> list[Plan]:
         Plan("search, two rarer words", "/api/datasets/?q=golgi+liver", index_built=True),
         Plan(
             "search, a phrase (matched in SQL: the GIN index)",
-            '/api/datasets/?q="endoplasmic+reticulum"',
+            '/api/datasets/?q="hela+cell"',
             index_built=True,
         ),
         Plan("facet counts, unfiltered", "/api/datasets/facets/", index_built=True),
@@ -99,6 +100,20 @@ def explain(sql: str) -> list[str]:
         return [line for (line,) in cursor.fetchall()]
 
 
+def readable(sql: str) -> str:
+    """A captured query as the README shows it: an ``EXECUTE`` of a statement prepared earlier
+    on this connection, with the statement itself (from ``pg_prepared_statements``)."""
+    from django.db import connection
+
+    name = re.match(r"EXECUTE (\w+)", sql.lstrip())
+    if name is None:
+        return sql
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name.group(1)])
+        found = cursor.fetchone()
+    return sql if found is None else f"{found[0]};\n{sql}"
+
+
 def explainable(sql: str) -> str | None:
     """What to EXPLAIN of a captured query: a SELECT as it is; of a prepared statement
     (``catalog.prepared``: prepared in this session by the request itself), its EXECUTE."""
@@ -132,7 +147,7 @@ def print_request(
         index = queries.index(query)
         plan = "\n".join(explain(explainable(query["sql"])))
         if markdown:
-            print(f"Query {index} ({float(query['time']) * 1000:.1f} ms):\n\n```sql\n{query['sql']}\n```\n")
+            print(f"Query {index} ({float(query['time']) * 1000:.1f} ms):\n\n```sql\n{readable(query['sql'])}\n```\n")
             print(f"```text\n{plan}\n```\n")
         else:
             print(f"\n--- [{index}] EXPLAIN ANALYZE ({float(query['time']) * 1000:.1f} ms)\n{query['sql']}\n\n{plan}")

@@ -632,3 +632,15 @@ def test_baseline_keeps_the_repeated_figures_of_a_run():
     assert baseline["source"] == "commit abc, run today"
     assert baseline["runs"]["10000"]["api-list"] == {"p50_ms": 12.0, "p95_ms": 24.0, "rps": 900}
     assert "api-facets" not in baseline["runs"]["10000"]
+
+
+def test_explain_reads_prepared_statements() -> None:
+    """bench.explain EXPLAINs what catalog.prepared ran: a SELECT as it is, a prepared statement's EXECUTE."""
+    from bench.explain import explainable
+
+    assert explainable("SELECT 1") == "SELECT 1"
+    assert explainable("  WITH a AS (SELECT 1) SELECT * FROM a").startswith("WITH")
+    assert explainable("EXECUTE catalog_ab(1)") == "EXECUTE catalog_ab(1)"
+    assert explainable("PREPARE catalog_ab AS SELECT $1; EXECUTE catalog_ab(2)") == "EXECUTE catalog_ab(2)"
+    assert explainable("UPDATE catalog_dataset SET title = 'x'") is None
+    assert explainable("PREPARE catalog_ab AS SELECT 1") is None
