@@ -253,7 +253,7 @@ def versioned_index(name: str, build: Callable[[], T]) -> T:
     """The index ``name`` of the current catalog version: kept in the process for its version,
     else read from the shared cache, else built and stored there. The shared cache holds one
     copy per name, the latest version's, under one key: an index is large (the search index is
-    20 MB at 10,000 datasets) and worthless once the catalog changes, so the copies of older
+    15 MB at 10,000 datasets) and worthless once the catalog changes, so the copies of older
     versions must not wait for their expiry."""
     if cache_bypassed():
         return build()

@@ -42,14 +42,13 @@ Node = tuple[str, Any]
 class SearchIndex:
     """Every lexeme's postings. An entry is one lexeme in one dataset; an occurrence is one
     position of it. Entries are grouped by lexeme (``entry_start``) and ascend by dataset;
-    occurrences are grouped by entry (``entry_occ``) and ascend by position."""
+    occurrences are grouped by entry (``entry_occ``) in position order, as their labels."""
 
     ids: np.ndarray  # the ids of the datasets with a search vector, ascending
     slots: dict[str, int]  # lexeme -> its slot
     entry_start: np.ndarray  # slot -> its entries: entry_start[slot]:entry_start[slot + 1]
     entry_doc: np.ndarray  # entry -> position of its dataset in ``ids``
     entry_occ: np.ndarray  # entry -> its occurrences: entry_occ[entry]:entry_occ[entry + 1]
-    occ_position: np.ndarray  # occurrence -> word position in the dataset's text
     occ_label: np.ndarray  # occurrence -> its weight label, 0 (D) to 3 (A)
 
     def entries(self, lexeme: str) -> slice:
@@ -80,16 +79,16 @@ def search_index() -> SearchIndex:
 
 def build_search_index() -> SearchIndex:
     """Read every stored vector in one statement (one snapshot): a row per lexeme with its
-    datasets, their position counts, positions and weight labels as joined text, and a last
-    row, without a lexeme, of every dataset with a vector. About 2 s at 10,000 datasets."""
+    datasets, their position counts and the weight labels of the positions (in position
+    order, which is all ``calc_rank_or`` reads of them) as joined text, and a last row,
+    without a lexeme, of every dataset with a vector. About 3 s at 10,000 datasets."""
     table = connection.ops.quote_name(DatasetSearch._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT u.lexeme, string_agg(s.dataset_id::text, ','),"
-            " string_agg(array_length(u.positions, 1)::text, ','),"
-            " string_agg(array_to_string(u.positions, ','), ','), string_agg(array_to_string(u.weights, ''), '')"
+            " string_agg(array_length(u.positions, 1)::text, ','), string_agg(array_to_string(u.weights, ''), '')"
             f" FROM {table} AS s CROSS JOIN LATERAL unnest(s.vector) AS u GROUP BY u.lexeme"
-            f" UNION ALL SELECT NULL, string_agg(dataset_id::text, ','), NULL, NULL, NULL FROM {table}"
+            f" UNION ALL SELECT NULL, string_agg(dataset_id::text, ','), NULL, NULL FROM {table}"
             " WHERE vector IS NOT NULL"
         )
         rows = cursor.fetchall()
@@ -98,9 +97,8 @@ def build_search_index() -> SearchIndex:
     per_lexeme = np.array([row[1].count(",") + 1 for row in postings], dtype=np.int64)
     doc = np.searchsorted(ids, _numbers(",".join(row[1] for row in postings))).astype(np.int32)
     counts = _numbers(",".join(row[2] for row in postings))
-    position = _numbers(",".join(row[3] for row in postings)).astype(np.int16)
-    label = _LABEL_CODES[np.frombuffer("".join(row[4] for row in postings).encode("ascii"), dtype=np.uint8)]
-    if counts.sum() != len(position) or len(position) != len(label):
+    label = _LABEL_CODES[np.frombuffer("".join(row[3] for row in postings).encode("ascii"), dtype=np.uint8)]
+    if counts.sum() != len(label):
         raise ValueError("a search vector without positions: the index needs the positions to_tsvector writes")
     # Entries ascend by dataset within each lexeme; occurrences follow their entries.
     order = np.lexsort((doc, np.repeat(np.arange(len(postings)), per_lexeme)))
@@ -112,7 +110,6 @@ def build_search_index() -> SearchIndex:
         entry_start=np.r_[0, np.cumsum(per_lexeme)],
         entry_doc=doc[order],
         entry_occ=entry_occ,
-        occ_position=position[taken],
         occ_label=label[taken],
     )
 
