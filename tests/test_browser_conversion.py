@@ -26,12 +26,13 @@ from django.core.management import call_command
 
 from catalog.models import ConversionRun, Volume
 from catalog.services.conversion import run_conversion_now
+from tests.fixtures.browser import drawn_viewer, panel_box
 from tests.fixtures.s3 import S3Server
 from tests.test_browser_placement import link, pixel
 from tests.test_browser_viewer import viewer_build  # noqa: F401
 from tests.test_conversion import fit_platelet_shapes
 from tests.test_conversion_engine import PLATELET_TABLE, colours_of, em_stack
-from tests.test_viewer_smoke import VIEWPORT, panel_stats, wait_for_layers
+from tests.test_viewer_smoke import panel_stats
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -56,17 +57,8 @@ def converting(
 
 def look(browser: Any, url: str, screenshot: Path) -> dict[str, Any]:
     """Open a link; what Neuroglancer loaded, its grid (names, nm per voxel, bounds) and the panel."""
-    console: list[str] = []
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-    try:
-        page.goto(url, wait_until="load")
-        loaded = wait_for_layers(page)
-        if "ready" in loaded:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
+    with drawn_viewer(browser, url, screenshot) as viewer:
+        page = viewer.page
         grid = page.evaluate(
             """() => {
               const space = window.viewer.coordinateSpace.value;
@@ -78,12 +70,8 @@ def look(browser: Any, url: str, screenshot: Path) -> dict[str, Any]:
               };
             }"""
         )
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
-    finally:
-        context.close()
-    return {**grid, "loaded": loaded, "box": box, "console": console[-20:]}
+        box = panel_box(page)
+    return {**grid, "loaded": viewer.state, "box": box, "console": viewer.console[-20:]}
 
 
 def platelet_archive(folder: Path, semantic_rgb: np.ndarray) -> Path:

@@ -16,12 +16,13 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
+from tests.fixtures.browser import drawn_viewer, panel_box
 from tests.fixtures.s3 import S3Server
 from tests.test_browser_viewer import viewer_build  # noqa: F401
 from tests.test_crop_contents import classes, crop_bucket, s3_env  # noqa: F401
 from tests.test_crop_downloads import ingested  # noqa: F401
 from tests.test_cutouts import results  # noqa: F401
-from tests.test_viewer_smoke import VIEWPORT, panel_stats, wait_for_layers
+from tests.test_viewer_smoke import panel_stats
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -63,24 +64,11 @@ def test_a_crop_cutout_opens_in_the_viewer_where_the_crop_is(
         "layout": "xy",
     }
     url = f"{live_server.url}/neuroglancer/#!{urllib.parse.quote(json.dumps(state))}"
-    console: list[str] = []
-    context = chromium_browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
     screenshot = artifacts_dir / "browser-cutout.png"
-    try:
-        page.goto(url, wait_until="load")
-        loaded = wait_for_layers(page)
-        if "ready" in loaded:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
-        grid = page.evaluate(GRID_JS)
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
-    finally:
-        context.close()
+    with drawn_viewer(chromium_browser, url, screenshot) as viewer:
+        grid = viewer.page.evaluate(GRID_JS)
+        box = panel_box(viewer.page)
+    loaded, console = viewer.state, viewer.console
     diag = f"loaded={loaded} grid={grid} console={console[-15:]}"
     assert loaded.get("ready"), diag
     assert grid["names"] == ["x", "y", "z"], diag

@@ -27,9 +27,10 @@ from PIL import Image
 from catalog.models.base import ContentType
 from catalog.neuroglancer.links import neuroglancer_links
 from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
+from tests.fixtures.browser import drawn_viewer, panel_box
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_browser_viewer import viewer_build  # noqa: F401
-from tests.test_viewer_smoke import VIEWPORT, make_test_volume, wait_for_layers
+from tests.test_viewer_smoke import make_test_volume
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -41,18 +42,8 @@ SHIFT_NM = 512.0
 def open_in_viewer(browser: Any, url: str, screenshot: Path) -> dict[str, Any]:
     """Open a viewer link and report what Neuroglancer made of it: load state, position, the
     bounds of the data (global voxels), the first panel's box, and the console."""
-    console: list[str] = []
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-    try:
-        page.goto(url, wait_until="load")
-        loaded = wait_for_layers(page)
-        if "ready" in loaded:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
-        report = page.evaluate(
+    with drawn_viewer(browser, url, screenshot) as viewer:
+        report = viewer.page.evaluate(
             """() => {
               const space = window.viewer.coordinateSpace.value;
               return {
@@ -63,12 +54,8 @@ def open_in_viewer(browser: Any, url: str, screenshot: Path) -> dict[str, Any]:
               };
             }"""
         )
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
-    finally:
-        context.close()
-    return {**report, "loaded": loaded, "box": box, "console": console[-20:]}
+        box = panel_box(viewer.page)
+    return {**report, "loaded": viewer.state, "box": box, "console": viewer.console[-20:]}
 
 
 def pixel(screenshot: Path, box: dict[str, float], dx_px: float, dy_px: float) -> tuple[int, int, int]:

@@ -26,15 +26,13 @@ from PIL import Image
 from catalog.models.base import ContentType, VolumeFormat, VolumeKind
 from catalog.neuroglancer.links import neuroglancer_links
 from tests.factories import CropFactory, DatasetFactory, LabelClassFactory, VolumeFactory
-from tests.fixtures.browser import skip_or_fail
+from tests.fixtures.browser import drawn_viewer, panel_box, skip_or_fail
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 from tests.test_viewer_smoke import (
     MIN_GREY_LEVELS,
     MIN_STDDEV,
-    VIEWPORT,
     make_test_volume,
     panel_stats,
-    wait_for_layers,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3, pytest.mark.django_db(transaction=True)]
@@ -61,25 +59,11 @@ def make_labels(size: int = SIZE) -> np.ndarray:
 
 def open_in_viewer(browser: Any, url: str, screenshot: Path) -> tuple[dict, list, str, dict | None, list[str]]:
     """Open a viewer link; return the load state, layer names, layout, first panel box and console."""
-    console: list[str] = []
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-    try:
-        page.goto(url, wait_until="load")
-        state = wait_for_layers(page)
-        if "ready" in state:
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
-        names = page.evaluate("() => window.viewer.layerManager.managedLayers.map(l => l.name)")
-        layout = page.evaluate("() => window.viewer.state.toJSON().layout")
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
-    finally:
-        context.close()
-    return state, names, layout, box, console
+    with drawn_viewer(browser, url, screenshot) as viewer:
+        names = viewer.page.evaluate("() => window.viewer.layerManager.managedLayers.map(l => l.name)")
+        layout = viewer.page.evaluate("() => window.viewer.state.toJSON().layout")
+        box = panel_box(viewer.page)
+    return viewer.state, names, layout, box, viewer.console
 
 
 def catalogue(s3_server: S3Server) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from functools import partial
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageStat
 
-from tests.fixtures.browser import REPO_ROOT, skip_or_fail
+from tests.fixtures.browser import REPO_ROOT, drawn_viewer, panel_box, skip_or_fail
 from tests.fixtures.s3 import S3Server, write_ome_zarr
 
 # Fixtures s3_server, chromium_browser and artifacts_dir come from the plugins
@@ -34,8 +33,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.s3]
 DIST_DIR = REPO_ROOT / "viewer" / "dist"
 PAGE_PATH = "/neuroglancer/"
 STATIC_PREFIX = "/static/neuroglancer/"
-VIEWPORT = {"width": 1024, "height": 768}
-LOAD_TIMEOUT_S = 60.0
 
 # A rendered panel counts as "showing data" above these; an empty or uniformly
 # grey panel has ~1 grey level and ~0 standard deviation.
@@ -112,45 +109,6 @@ def neuroglancer_state(source: str, size: int, voxel_nm: float) -> dict[str, Any
     }
 
 
-# Polled in the page. Resolves to {"error": msg} as soon as a data source failed,
-# {"ready": true} once every layer's sources loaded and viewer.isReady() (all
-# chunks visible in the panels are loaded), else {"pending": reason}.
-_LOAD_STATE_JS = """
-() => {
-  const viewer = window.viewer;
-  if (viewer === undefined) return {pending: "window.viewer not set"};
-  const managed = viewer.layerManager.managedLayers;
-  if (managed.length === 0) return {pending: "no layers"};
-  for (const ml of managed) {
-    const layer = ml.layer;
-    if (!layer) return {pending: `layer ${ml.name} not created`};
-    if (layer.dataSources.length === 0) return {pending: `layer ${ml.name} has no sources`};
-    for (const ds of layer.dataSources) {
-      const st = ds.loadState;
-      if (st === undefined) return {pending: `layer ${ml.name} source loading`};
-      if (st.error !== undefined) {
-        return {error: `layer ${ml.name}: ${st.error.message ?? st.error}`};
-      }
-    }
-  }
-  if (!viewer.isReady()) return {pending: "chunks loading"};
-  return {ready: true};
-}
-"""
-
-
-def wait_for_layers(page: Any, timeout_s: float = LOAD_TIMEOUT_S) -> dict[str, Any]:
-    """Poll the load state until ready, a source error, or timeout; return the last state."""
-    deadline = time.monotonic() + timeout_s
-    state: dict[str, Any] = {"pending": "not polled"}
-    while time.monotonic() < deadline:
-        state = page.evaluate(_LOAD_STATE_JS)
-        if "pending" not in state:
-            return state
-        page.wait_for_timeout(250)
-    return state
-
-
 def panel_stats(screenshot: Path, box: dict[str, float]) -> tuple[int, float]:
     """Grey levels covering a real area, and grey-level standard deviation, in the panel."""
     with Image.open(screenshot) as img:
@@ -167,26 +125,12 @@ def panel_stats(screenshot: Path, box: dict[str, float]) -> tuple[int, float]:
 
 def render(browser: Any, url: str, screenshot: Path, console: list[str]) -> tuple[dict[str, Any], int, float]:
     """Open ``url``, wait for layers, screenshot; return (load state, levels, stddev)."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
-    try:
-        page.goto(url, wait_until="load")
-        state = wait_for_layers(page)
-        if "ready" in state:
-            # isReady() means chunks are on the GPU; give two frames to draw them.
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(screenshot))
-        panel = page.locator(".neuroglancer-rendered-data-panel").first
-        panel.wait_for(state="visible", timeout=10_000)
-        box = panel.bounding_box()
+    with drawn_viewer(browser, url, screenshot, console) as viewer:
+        box = panel_box(viewer.page)
         assert box is not None, "rendered data panel has no bounding box"
         assert min(box["width"], box["height"]) > 100, f"panel too small: {box}"
         levels, stddev = panel_stats(screenshot, box)
-        return state, levels, stddev
-    finally:
-        context.close()
+        return viewer.state, levels, stddev
 
 
 def _viewer_page_url(viewer_url: str, state: dict[str, Any]) -> str:
