@@ -16,7 +16,7 @@ import json
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -27,8 +27,6 @@ from catalog import freshness, search
 from catalog.filters import CropFilterSet, DatasetFilterSet
 from catalog.models import Collection, Crop, CropContent, Dataset, DatasetClass, LabelClass, Organism, Tissue
 from catalog.models.base import CropSplit, Fixation, Modality
-
-T = TypeVar("T")
 
 # Upper bounds (nm) of the voxel size facet: "every axis at most this coarse" (voxel_size_max).
 VOXEL_SIZE_BUCKETS_NM = (2, 4, 8, 16, 32, 64)

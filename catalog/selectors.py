@@ -145,39 +145,35 @@ def dataset_for_record(slug: str) -> Dataset | None:
     """The dataset ``slug`` as ``Dataset.objects.for_record()`` reads it for the API record (its
     organism, its volume, crop and view counts), by SQL written once per process: building and
     compiling that ORM query cost more than running it. None when no dataset has the slug."""
-    sql, dataset_fields, organism_fields = _record_sql()
+    read = _record_read()
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, [slug])
+        prepared.execute(cursor, read.sql, [slug])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = _converted(row, [*dataset_fields, *organism_fields])
-    dataset = Dataset.from_db(
-        connection.alias, [field.attname for field in dataset_fields], values[: len(dataset_fields)]
-    )
-    organism_values = values[len(dataset_fields) : len(dataset_fields) + len(organism_fields)]
-    if organism_values[0] is not None:
-        dataset.organism = Organism.from_db(
-            connection.alias, [field.attname for field in organism_fields], organism_values
-        )
+    width = len(read.dataset_names)
+    values = list(row[: width + len(read.organism_names)])
+    for position, column, converter in read.converters:
+        values[position] = converter(values[position], column, connection)
+    dataset = Dataset.from_db(connection.alias, read.dataset_names, values[:width])
+    if values[width] is not None:
+        dataset.organism = Organism.from_db(connection.alias, read.organism_names, values[width:])
     dataset.volume_count, dataset.crop_count, dataset.view_count = row[len(values) :]
     return dataset
 
 
-def _converted(row: tuple[Any, ...], fields: list[Any]) -> list[Any]:
-    """The row's first ``len(fields)`` values as the ORM would hand them over (the database's
-    and the fields' converters: dates on SQLite, JSON text, ...)."""
-    values = []
-    for field, value in zip(fields, row, strict=False):
-        column = field.get_col(field.model._meta.db_table)
-        for converter in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
-            value = converter(value, column, connection)
-        values.append(value)
-    return values
+class _RecordRead(NamedTuple):
+    sql: str
+    dataset_names: list[str]
+    organism_names: list[str]
+    converters: list[tuple[int, Any, Any]]
+    """(position in the row, column, converter): the database's and the fields' converters the
+    ORM would apply (dates on SQLite, JSON text, ...), in its order."""
 
 
 @cache
-def _record_sql() -> tuple[str, list[Any], list[Any]]:
+def _record_read() -> _RecordRead:
+    """The record's SQL, field names and converters, worked out once per process."""
     quote = connection.ops.quote_name
     dataset_fields = list(Dataset._meta.concrete_fields)
     organism_fields = list(Organism._meta.concrete_fields)
@@ -189,7 +185,17 @@ def _record_sql() -> tuple[str, list[Any], list[Any]]:
         f"SELECT {', '.join(columns)} FROM {quote(Dataset._meta.db_table)} d"
         f" LEFT JOIN {quote(Organism._meta.db_table)} o ON o.id = d.organism_id WHERE d.slug = %s"
     )
-    return sql, dataset_fields, organism_fields
+    converters = []
+    for position, field in enumerate([*dataset_fields, *organism_fields]):
+        column = field.get_col(field.model._meta.db_table)
+        for converter in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
+            converters.append((position, column, converter))
+    return _RecordRead(
+        sql,
+        [field.attname for field in dataset_fields],
+        [field.attname for field in organism_fields],
+        converters,
+    )
 
 
 def dataset_relations(dataset_id: int) -> dict[str, list[tuple[Any, ...]]]:
